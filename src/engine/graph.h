@@ -44,6 +44,8 @@ typedef struct fs_value {
     bool is_graph_input;
     bool is_graph_output;
     int producer;                 /* node index, or -1 for inputs and constants */
+    bool packed;                  /* constant whose data now lives only in the engine's weight
+                                     cache (data is NULL, shape still valid) */
 } fs_value;
 
 /* Attribute types, numbered as ONNX AttributeProto.AttributeType numbers them. */

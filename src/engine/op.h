@@ -29,13 +29,15 @@ typedef struct fs_tensor {
     fs_layout layout;
 } fs_tensor;
 
-struct fs_dnnl; /* oneDNN engine and stream, defined in engine/dnnl_glue.h */
+struct fs_dnnl;         /* oneDNN engine and stream, engine/dnnl_glue.h */
+struct fs_weight_cache; /* packed weights that outlive a plan, engine/weight_cache.h */
 
 /* What an op sees while it is prepared and run. */
 typedef struct fs_run_ctx {
     fs_graph *graph;        /* the planned graph: shapes are all known */
     fs_tensor *tensors;     /* indexed like graph->values; constants are plain */
     struct fs_dnnl *dnnl;   /* shared oneDNN engine and stream */
+    struct fs_weight_cache *weights; /* owned by the engine; keyed by value index */
     int threads;            /* threads the op may use */
     void *scratch;          /* during run: at least the bytes the op asked for in prepare */
     size_t scratch_size;
@@ -68,6 +70,13 @@ typedef struct fs_op {
 
 /* Returns the op implementing op_type in the default ONNX domain, or NULL. */
 const fs_op *fs_op_find(const char *op_type);
+
+/*
+ * Tells the engine that prepare has packed constant value_index into the weight cache.
+ * When every node that reads it packs it, the engine frees the plain copy and marks the
+ * value `packed`, so the weights are held once. Implemented by the engine core.
+ */
+void fs_run_release_constant(fs_run_ctx *ctx, int value_index);
 
 /* Helpers shared by op files. */
 
