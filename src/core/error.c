@@ -55,8 +55,9 @@ int fs_error_prefix(fs_error *err, const char *format, ...)
     vsnprintf(prefix, sizeof prefix, format, args);
     va_end(args);
 
-    char joined[FS_ERROR_MESSAGE_MAX];
+    /* Both parts fit in twice the message size; the result is cut to the message size. */
+    char joined[2 * FS_ERROR_MESSAGE_MAX + 2];
     snprintf(joined, sizeof joined, "%s: %s", prefix, err->message);
-    memcpy(err->message, joined, sizeof joined);
+    snprintf(err->message, sizeof err->message, "%s", joined);
     return err->code;
 }
