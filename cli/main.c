@@ -1,0 +1,86 @@
+/*
+ * facesim command-line tool: dispatches to one subcommand per file (compare.c,
+ * detect.c, embed.c). Results go to standard output or -o FILE, diagnostics to
+ * standard error.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "facesim.h"
+#include "options.h"
+
+int cli_compare_main(int argc, char **argv);
+int cli_detect_main(int argc, char **argv);
+int cli_embed_main(int argc, char **argv);
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} cli_commands[] = {
+    { "compare", cli_compare_main, "cosine similarity and same-person decision for two images" },
+    { "detect", cli_detect_main, "face boxes, scores and landmarks; annotated image and crops" },
+    { "embed", cli_embed_main, "one embedding per image as npy, csv or jsonl" },
+};
+
+#define CLI_COMMAND_COUNT (sizeof cli_commands / sizeof cli_commands[0])
+
+static void cli_print_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: facesim <command> [options] [inputs]\n"
+            "       facesim <command> --help\n"
+            "       facesim --version\n"
+            "\n"
+            "Measures face identity similarity (CSIM): detects faces, aligns them to the\n"
+            "112x112 ArcFace template, embeds them and compares embeddings by cosine, as\n"
+            "insightface does.\n"
+            "\n"
+            "Commands:\n");
+    for (size_t i = 0; i < CLI_COMMAND_COUNT; i++)
+        fprintf(out, "  %-9s %s\n", cli_commands[i].name, cli_commands[i].summary);
+    fprintf(out,
+            "\n"
+            "Model pack: --models DIR, else $FACESIM_MODELS, else models/default in the\n"
+            "source tree facesim was built from, else ./models/default.\n"
+            "\n"
+            "Exit codes:\n"
+            "  0  success\n"
+            "  1  several inputs were given and some failed (the rest were processed)\n"
+            "  2  usage error\n"
+            "  3  no face found\n"
+            "  4  unreadable or invalid input (missing, corrupt, too large)\n"
+            "  5  model pack error\n"
+            "  6  internal error (out of memory, failed output write, bug)\n"
+            "\n"
+            "Examples:\n"
+            "  facesim compare original.jpg generated.png\n"
+            "  facesim compare --json --threshold 0.3 a.jpg b.jpg\n"
+            "  facesim detect --draw faces.png --save-crops crops/ photo.jpg\n"
+            "  facesim embed -o embeddings.npy *.jpg\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        cli_print_usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *command = argv[1];
+    if (strcmp(command, "--help") == 0 || strcmp(command, "-h") == 0 ||
+        strcmp(command, "help") == 0) {
+        cli_print_usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(command, "--version") == 0 || strcmp(command, "-V") == 0) {
+        printf("facesim %s\n", facesim_version());
+        return CLI_EXIT_OK;
+    }
+    for (size_t i = 0; i < CLI_COMMAND_COUNT; i++)
+        if (strcmp(command, cli_commands[i].name) == 0)
+            return cli_commands[i].run(argc - 1, argv + 1);
+
+    fprintf(stderr, "facesim: unknown command '%s'. Commands: compare, detect, embed. Run "
+                    "'facesim --help' for usage.\n", command);
+    return CLI_EXIT_USAGE;
+}

@@ -1,0 +1,907 @@
+/*
+ * Tests of the facesim program ($FACESIM_CLI) run as a user would: real photos from
+ * $FACESIM_SHARED_DIR, the default model pack from $FACESIM_MODEL_DIR/default, and a
+ * pack made of the shared SCRFD detector plus the default recogniser, whose results
+ * are checked against the insightface reference in faces/reference_*.csv.
+ *
+ * Command-line checks that need no model always run. The program exits 77 (skipped)
+ * when the binary, the photos or the models are missing.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "facesim.h"
+
+static const char *test_cli_path;
+static char test_faces[4096];     /* $FACESIM_SHARED_DIR/faces */
+static char test_cases[4096];     /* $FACESIM_SHARED_DIR/cases */
+static char test_models[4096];    /* default pack */
+static char test_scrfd_pack[4096]; /* shared SCRFD detector + default recogniser */
+static char test_work[2048];      /* scratch directory for outputs */
+
+/* ---- running the program ---- */
+
+typedef struct test_run {
+    int exit_code;
+    char *out; /* standard output, NUL-terminated */
+    char *err; /* standard error */
+} test_run;
+
+static char *test_read_file(const char *path, size_t *size)
+{
+    FILE *file = fopen(path, "rb");
+    if (!file)
+        return NULL;
+    fseek(file, 0, SEEK_END);
+    long length = ftell(file);
+    fseek(file, 0, SEEK_SET);
+    char *data = malloc((size_t)length + 1);
+    assert_non_null(data);
+    size_t read = fread(data, 1, (size_t)length, file);
+    fclose(file);
+    data[read] = '\0';
+    if (size)
+        *size = read;
+    return data;
+}
+
+/*
+ * Runs the program with the given arguments (NULL-terminated, without the program
+ * name) and an optional extra environment variable "NAME=value" (or "NAME=" to
+ * remove it). Captures exit code, stdout and stderr.
+ */
+static void test_run_cli_env(test_run *run, const char *environment, const char *const *args)
+{
+    char out_path[4200], err_path[4200];
+    snprintf(out_path, sizeof out_path, "%s/cli_stdout.txt", test_work);
+    snprintf(err_path, sizeof err_path, "%s/cli_stderr.txt", test_work);
+
+    const char *argv[64];
+    int argc = 0;
+    argv[argc++] = test_cli_path;
+    for (int i = 0; args[i]; i++) {
+        assert_true(argc < 63);
+        argv[argc++] = args[i];
+    }
+    argv[argc] = NULL;
+
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (out < 0 || err < 0)
+            _exit(127);
+        dup2(out, 1);
+        dup2(err, 2);
+        if (environment) {
+            char name[256];
+            const char *equals = strchr(environment, '=');
+            snprintf(name, sizeof name, "%.*s", (int)(equals - environment), environment);
+            if (equals[1])
+                setenv(name, equals + 1, 1);
+            else
+                unsetenv(name);
+        }
+        execv(test_cli_path, (char *const *)argv);
+        _exit(127);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status))
+        fail_msg("%s %s ended by signal %d", test_cli_path, args[0], WTERMSIG(status));
+    run->exit_code = WEXITSTATUS(status);
+    run->out = test_read_file(out_path, NULL);
+    run->err = test_read_file(err_path, NULL);
+    assert_non_null(run->out);
+    assert_non_null(run->err);
+}
+
+static void test_run_cli(test_run *run, const char *const *args)
+{
+    test_run_cli_env(run, NULL, args);
+}
+
+static void test_run_free(test_run *run)
+{
+    free(run->out);
+    free(run->err);
+}
+
+/* Fails with the program's stderr when the exit code is not the expected one. */
+static void test_expect_exit(const test_run *run, int expected)
+{
+    if (run->exit_code != expected)
+        fail_msg("exit code %d, expected %d; stderr:\n%s", run->exit_code, expected, run->err);
+}
+
+static void test_path(char *buffer, size_t size, const char *dir, const char *name)
+{
+    snprintf(buffer, size, "%s/%s", dir, name);
+}
+
+/* ---- reading the program's JSON ---- */
+
+/* A minimal RFC 8259 syntax check: returns true when text is one JSON value. */
+static bool test_json_skip_value(const char **p);
+
+static void test_json_space(const char **p)
+{
+    while (**p == ' ' || **p == '\n' || **p == '\t' || **p == '\r')
+        (*p)++;
+}
+
+static bool test_json_skip_string(const char **p)
+{
+    if (**p != '"')
+        return false;
+    for ((*p)++; **p != '"'; (*p)++) {
+        if ((unsigned char)**p < 0x20)
+            return false;
+        if (**p == '\\') {
+            (*p)++;
+            if (!strchr("\"\\/bfnrtu", **p) || !**p)
+                return false;
+        }
+    }
+    (*p)++;
+    return true;
+}
+
+static bool test_json_skip_container(const char **p, char close, bool object)
+{
+    (*p)++;
+    test_json_space(p);
+    if (**p == close) {
+        (*p)++;
+        return true;
+    }
+    for (;;) {
+        test_json_space(p);
+        if (object) {
+            if (!test_json_skip_string(p))
+                return false;
+            test_json_space(p);
+            if (*(*p)++ != ':')
+                return false;
+        }
+        if (!test_json_skip_value(p))
+            return false;
+        test_json_space(p);
+        if (**p == close) {
+            (*p)++;
+            return true;
+        }
+        if (*(*p)++ != ',')
+            return false;
+    }
+}
+
+static bool test_json_skip_value(const char **p)
+{
+    test_json_space(p);
+    if (**p == '{')
+        return test_json_skip_container(p, '}', true);
+    if (**p == '[')
+        return test_json_skip_container(p, ']', false);
+    if (**p == '"')
+        return test_json_skip_string(p);
+    const char *words[] = { "true", "false", "null" };
+    for (int i = 0; i < 3; i++)
+        if (strncmp(*p, words[i], strlen(words[i])) == 0) {
+            *p += strlen(words[i]);
+            return true;
+        }
+    char *end;
+    strtod(*p, &end);
+    if (end == *p || **p == '+' || **p == '.')
+        return false;
+    *p = end;
+    return true;
+}
+
+static bool test_json_valid(const char *text)
+{
+    const char *p = text;
+    if (!test_json_skip_value(&p))
+        return false;
+    test_json_space(&p);
+    return *p == '\0';
+}
+
+/* Returns the text after the n-th (from 0) occurrence of "key": in the JSON, or fails. */
+static const char *test_json_find(const char *json, const char *key, int occurrence)
+{
+    char pattern[128];
+    snprintf(pattern, sizeof pattern, "\"%s\":", key);
+    const char *at = json;
+    for (int i = 0; i <= occurrence; i++) {
+        at = strstr(at, pattern);
+        if (!at)
+            fail_msg("key \"%s\" (occurrence %d) missing from:\n%s", key, occurrence, json);
+        at += strlen(pattern);
+    }
+    while (*at == ' ')
+        at++;
+    return at;
+}
+
+static double test_json_number(const char *json, const char *key, int occurrence)
+{
+    const char *at = test_json_find(json, key, occurrence);
+    char *end;
+    double value = strtod(at, &end);
+    if (end == at)
+        fail_msg("key \"%s\" is not a number: %.40s", key, at);
+    return value;
+}
+
+static bool test_json_bool(const char *json, const char *key)
+{
+    const char *at = test_json_find(json, key, 0);
+    if (strncmp(at, "true", 4) == 0)
+        return true;
+    if (strncmp(at, "false", 5) == 0)
+        return false;
+    fail_msg("key \"%s\" is not a boolean: %.40s", key, at);
+    return false;
+}
+
+/* ---- reference data ---- */
+
+/* Finds the row of reference_pairs.csv for (a, b) and returns its cosine. */
+static double test_reference_cosine(const char *file_a, const char *file_b)
+{
+    char path[4200];
+    test_path(path, sizeof path, test_faces, "reference_pairs.csv");
+    FILE *csv = fopen(path, "r");
+    assert_non_null(csv);
+    char line[256], a[64], b[64];
+    int same;
+    double cosine;
+    while (fgets(line, sizeof line, csv))
+        if (sscanf(line, "%63[^,],%63[^,],%d,%lf", a, b, &same, &cosine) == 4 &&
+            strcmp(a, file_a) == 0 && strcmp(b, file_b) == 0) {
+            fclose(csv);
+            return cosine;
+        }
+    fclose(csv);
+    fail_msg("pair %s,%s not in reference_pairs.csv", file_a, file_b);
+    return NAN;
+}
+
+/* Finds the first two photos of one identity and one photo of another in
+ * identities.csv. */
+static void test_pick_photos(char *same_a, char *same_b, char *other, size_t size)
+{
+    char path[4200];
+    test_path(path, sizeof path, test_faces, "identities.csv");
+    FILE *csv = fopen(path, "r");
+    assert_non_null(csv);
+    char line[256], file[64], identity[64], first_identity[64] = "";
+    same_a[0] = same_b[0] = other[0] = '\0';
+    while (fgets(line, sizeof line, csv)) {
+        if (sscanf(line, "%63[^,],%63s", file, identity) != 2 || strcmp(file, "file") == 0)
+            continue;
+        if (!first_identity[0]) {
+            snprintf(first_identity, sizeof first_identity, "%s", identity);
+            snprintf(same_a, size, "%s", file);
+        } else if (strcmp(identity, first_identity) == 0 && !same_b[0]) {
+            snprintf(same_b, size, "%s", file);
+        } else if (strcmp(identity, first_identity) != 0 && !other[0]) {
+            snprintf(other, size, "%s", file);
+        }
+    }
+    fclose(csv);
+    assert_true(same_a[0] && same_b[0] && other[0]);
+}
+
+/* ---- command line (no model needed) ---- */
+
+static void usage_errors_exit_2(void **state)
+{
+    static const char *const cases[][8] = {
+        { "compare", "--bogus", "a.jpg", "b.jpg", NULL },
+        { "compare", "only_one.jpg", NULL },
+        { "compare", "--det-size", "100", "a.jpg", "b.jpg", NULL },
+        { "compare", "--det-thresh", "1.5", "a.jpg", "b.jpg", NULL },
+        { "compare", "--threshold", "abc", "a.jpg", "b.jpg", NULL },
+        { "compare", "--select", "biggest", "a.jpg", "b.jpg", NULL },
+        { "compare", "--threads", NULL },
+        { "compare", "--all-faces", "--aligned", "a.jpg", "b.jpg", NULL },
+        { "detect", "--threshold", "0.3", "a.jpg", NULL },
+        { "detect", NULL },
+        { "embed", "--format", "xml", "a.jpg", NULL },
+        { "embed", "--format", "npy", "a.jpg", NULL },
+        { "frobnicate", NULL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        test_run run;
+        test_run_cli(&run, cases[i]);
+        if (run.exit_code != 2)
+            fail_msg("case %zu (%s %s): exit code %d, expected 2; stderr:\n%s", i, cases[i][0],
+                     cases[i][1] ? cases[i][1] : "", run.exit_code, run.err);
+        assert_true(strlen(run.err) > 0);
+        assert_string_equal(run.out, ""); /* diagnostics go to stderr only */
+        test_run_free(&run);
+    }
+}
+
+static void usage_error_names_option(void **state)
+{
+    test_run run;
+    test_run_cli(&run, (const char *const[]){ "compare", "--bogus", "a.jpg", "b.jpg", NULL });
+    test_expect_exit(&run, 2);
+    assert_non_null(strstr(run.err, "--bogus"));
+    assert_non_null(strstr(run.err, "--help"));
+    test_run_free(&run);
+}
+
+static void help_and_version(void **state)
+{
+    test_run run;
+    test_run_cli(&run, (const char *const[]){ "--help", NULL });
+    test_expect_exit(&run, 0);
+    assert_non_null(strstr(run.out, "Exit codes"));
+    assert_non_null(strstr(run.out, "compare"));
+    test_run_free(&run);
+
+    static const char *const commands[][2] = { { "compare", "--threshold" },
+                                                { "detect", "--save-crops" },
+                                                { "embed", "--format" } };
+    for (int i = 0; i < 3; i++) {
+        test_run_cli(&run, (const char *const[]){ commands[i][0], "--help", NULL });
+        test_expect_exit(&run, 0);
+        assert_non_null(strstr(run.out, commands[i][1]));
+        assert_non_null(strstr(run.out, "--models"));
+        assert_non_null(strstr(run.out, "Exit codes"));
+        test_run_free(&run);
+    }
+
+    test_run_cli(&run, (const char *const[]){ "--version", NULL });
+    test_expect_exit(&run, 0);
+    assert_non_null(strstr(run.out, facesim_version()));
+    test_run_free(&run);
+}
+
+static void missing_models_exit_5(void **state)
+{
+    test_run run;
+    test_run_cli(&run, (const char *const[]){ "compare", "--models", "/nonexistent/pack",
+                                              "a.jpg", "b.jpg", NULL });
+    test_expect_exit(&run, 5);
+    assert_non_null(strstr(run.err, "/nonexistent/pack"));
+    test_run_free(&run);
+
+    test_run_cli_env(&run, "FACESIM_MODELS=/nonexistent/env-pack",
+                     (const char *const[]){ "detect", "a.jpg", NULL });
+    test_expect_exit(&run, 5);
+    assert_non_null(strstr(run.err, "/nonexistent/env-pack"));
+    assert_non_null(strstr(run.err, "FACESIM_MODELS"));
+    test_run_free(&run);
+}
+
+/* ---- compare ---- */
+
+static void compare_same_person_above_threshold(void **state)
+{
+    char file_a[64], file_b[64], other[64], a[4200], b[4200];
+    test_pick_photos(file_a, file_b, other, sizeof file_a);
+    test_path(a, sizeof a, test_faces, file_a);
+    test_path(b, sizeof b, test_faces, file_b);
+
+    test_run run;
+    test_run_cli(&run, (const char *const[]){ "compare", "--models", test_models, "--json", a, b,
+                                              NULL });
+    test_expect_exit(&run, 0);
+    double cosine = test_json_number(run.out, "cosine", 0);
+    double threshold = test_json_number(run.out, "threshold", 0);
+    if (!(cosine >= threshold))
+        fail_msg("%s vs %s (same person): cosine %.4f below threshold %.4f", file_a, file_b,
+                 cosine, threshold);
+    assert_true(test_json_bool(run.out, "same_person"));
+    test_run_free(&run);
+}
+
+static void compare_different_person_below_threshold(void **state)
+{
+    char file_a[64], file_b[64], other[64], a[4200], b[4200];
+    test_pick_photos(file_a, file_b, other, sizeof file_a);
+    test_path(a, sizeof a, test_faces, file_a);
+    test_path(b, sizeof b, test_faces, other);
+
+    test_run run;
+    test_run_cli(&run, (const char *const[]){ "compare", "--models", test_models, a, b, NULL });
+    test_expect_exit(&run, 0);
+    double cosine = NAN, threshold = NAN;
+    const char *line = strstr(run.out, "cosine: ");
+    assert_non_null(line);
+    assert_int_equal(sscanf(line, "cosine: %lf", &cosine), 1);
+    line = strstr(run.out, "threshold ");
+    assert_non_null(line);
+    assert_int_equal(sscanf(line, "threshold %lf", &threshold), 1);
+    if (!(cosine < threshold))
+        fail_msg("%s vs %s (different people): cosine %.4f not below threshold %.4f", file_a,
+                 other, cosine, threshold);
+    assert_non_null(strstr(run.out, "same person: no"));
+    test_run_free(&run);
+}
+
+static void compare_json_has_fields(void **state)
+{
+    char file_a[64], file_b[64], other[64], a[4200], b[4200];
+    test_pick_photos(file_a, file_b, other, sizeof file_a);
+    test_path(a, sizeof a, test_faces, file_a);
+    test_path(b, sizeof b, test_faces, other);
+
+    test_run run;
+    test_run_cli(&run, (const char *const[]){ "compare", "--models", test_models, "--json",
+                                              "--threshold", "0.25", a, b, NULL });
+    test_expect_exit(&run, 0);
+    if (!test_json_valid(run.out))
+        fail_msg("compare --json output is not valid JSON:\n%s", run.out);
+    static const char *const keys[] = { "files", "cosine", "threshold", "same_person", "faces",
+                                        "box", "score", "landmarks", "padded", "model_pack",
+                                        "models", "timings_ms", "total" };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        test_json_find(run.out, keys[i], 0);
+    if (fabs(test_json_number(run.out, "threshold", 0) - 0.25) > 1e-9)
+        fail_msg("--threshold 0.25 not reported:\n%s", run.out);
+    /* Both faces have a box of 4 numbers with x1 < x2 and y1 < y2. */
+    for (int side = 0; side < 2; side++) {
+        const char *box = test_json_find(run.out, "box", side);
+        double x1, y1, x2, y2;
+        assert_int_equal(sscanf(box, "[%lf, %lf, %lf, %lf]", &x1, &y1, &x2, &y2), 4);
+        assert_true(x1 < x2);
+        assert_true(y1 < y2);
+    }
+    test_run_free(&run);
+}
+
+static void compare_matches_reference(void **state)
+{
+    /* The SCRFD pack is the reference pipeline's detector and recogniser, so the cosines
+     * of reference_pairs.csv must come out again, up to the 4 printed decimals and
+     * float rounding. */
+    static const char *const pairs[][2] = { { "a01.jpg", "a02.jpg" }, { "a01.jpg", "b01.jpg" } };
+    for (int i = 0; i < 2; i++) {
+        char a[4200], b[4200];
+        test_path(a, sizeof a, test_faces, pairs[i][0]);
+        test_path(b, sizeof b, test_faces, pairs[i][1]);
+        test_run run;
+        test_run_cli(&run, (const char *const[]){ "compare", "--models", test_scrfd_pack, "--json",
+                                                  a, b, NULL });
+        test_expect_exit(&run, 0);
+        double cosine = test_json_number(run.out, "cosine", 0);
+        double reference = test_reference_cosine(pairs[i][0], pairs[i][1]);
+        if (fabs(cosine - reference) > 2e-3)
+            fail_msg("%s vs %s: cosine %.4f, insightface reference %.5f", pairs[i][0],
+                     pairs[i][1], cosine, reference);
+        test_run_free(&run);
+    }
+}
+
+static void compare_no_face_exit_3(void **state)
+{
+    char a[4200], b[4200];
+    test_path(a, sizeof a, test_faces, "a01.jpg");
+    test_path(b, sizeof b, test_cases, "14_no_face/uniform_gray_640x480.png");
+    test_run run;
+    test_run_cli(&run, (const char *const[]){ "compare", "--models", test_models, a, b, NULL });
+    test_expect_exit(&run, 3);
+    assert_non_null(strstr(run.err, "uniform_gray_640x480.png"));
+    assert_null(strstr(run.out, "cosine")); /* no similarity for a pair without a face */
+    test_run_free(&run);
+}
+
+static void compare_corrupt_file_exit_4(void **state)
+{
+    char a[4200], b[4200];
+    test_path(a, sizeof a, test_faces, "a01.jpg");
+    test_path(b, sizeof b, test_cases, "20_corrupt_truncated_files/zero_bytes.jpg");
+    test_run run;
+    test_run_cli(&run, (const char *const[]){ "compare", "--models", test_models, a, b, NULL });
+    test_expect_exit(&run, 4);
+    assert_non_null(strstr(run.err, "zero_bytes.jpg"));
+    assert_string_equal(run.out, "");
+    test_run_free(&run);
+}
+
+static void compare_missing_file_exit_4(void **state)
+{
+    char a[4200], b[4200];
+    test_path(a, sizeof a, test_faces, "a01.jpg");
+    test_path(b, sizeof b, test_work, "does_not_exist.jpg");
+    test_run run;
+    test_run_cli(&run, (const char *const[]){ "compare", "--models", test_models, b, a, NULL });
+    test_expect_exit(&run, 4);
+    assert_non_null(strstr(run.err, "does_not_exist.jpg"));
+    test_run_free(&run);
+}
+
+static void compare_aligned_crops(void **state)
+{
+    char jolie_a[4200], jolie_b[4200], musk[4200];
+    test_path(jolie_a, sizeof jolie_a, test_cases, "08_already_aligned_112/jolie_a_aligned112.png");
+    test_path(jolie_b, sizeof jolie_b, test_cases, "08_already_aligned_112/jolie_b_aligned112.png");
+    test_path(musk, sizeof musk, test_cases, "08_already_aligned_112/musk_aligned112.png");
+
+    test_run run;
+    test_run_cli(&run, (const char *const[]){ "compare", "--models", test_models, "--aligned",
+                                              "--json", jolie_a, jolie_b, NULL });
+    test_expect_exit(&run, 0);
+    double same = test_json_number(run.out, "cosine", 0);
+    double threshold = test_json_number(run.out, "threshold", 0);
+    assert_true(test_json_bool(run.out, "aligned_input"));
+    test_run_free(&run);
+
+    test_run_cli(&run, (const char *const[]){ "compare", "--models", test_models, "--aligned",
+                                              "--json", jolie_a, musk, NULL });
+    test_expect_exit(&run, 0);
+    double different = test_json_number(run.out, "cosine", 0);
+    test_run_free(&run);
+
+    if (!(same >= threshold && different < threshold && same > different + 0.2))
+        fail_msg("aligned crops: same person %.4f, different %.4f, threshold %.4f", same,
+                 different, threshold);
+}
+
+static void compare_all_faces_matrix(void **state)
+{
+    char group[4200], single[4200];
+    test_path(group, sizeof group, test_faces, "group-two.jpg");
+    test_path(single, sizeof single, test_faces, "a01.jpg");
+    test_run run;
+    test_run_cli(&run, (const char *const[]){ "compare", "--models", test_models, "--all-faces",
+                                              "--json", group, single, NULL });
+    test_expect_exit(&run, 0);
+    if (!test_json_valid(run.out))
+        fail_msg("compare --all-faces --json output is not valid JSON:\n%s", run.out);
+
+    /* group-two.jpg shows two people and a01.jpg one: a 2 x 1 matrix. */
+    const char *matrix = test_json_find(run.out, "cosine", 0);
+    double first, second;
+    if (sscanf(matrix, "[ [%lf], [%lf] ]", &first, &second) != 2)
+        fail_msg("expected a 2 x 1 cosine matrix, got: %.80s", matrix);
+    assert_true(first >= -1.0 && first <= 1.0);
+    assert_true(second >= -1.0 && second <= 1.0);
+    test_json_find(run.out, "faces_a", 0);
+    test_json_find(run.out, "faces_b", 0);
+    test_json_find(run.out, "same_person", 0);
+    test_run_free(&run);
+}
+
+static void compare_quiet_prints_only_cosine(void **state)
+{
+    char a[4200], b[4200];
+    test_path(a, sizeof a, test_faces, "a01.jpg");
+    test_path(b, sizeof b, test_faces, "a02.jpg");
+    test_run run;
+    test_run_cli(&run, (const char *const[]){ "compare", "--models", test_models, "-q", a, b,
+                                              NULL });
+    test_expect_exit(&run, 0);
+    double cosine;
+    char rest;
+    if (sscanf(run.out, "%lf%c", &cosine, &rest) != 2 || rest != '\n' ||
+        strchr(run.out, '\n')[1] != '\0')
+        fail_msg("-q should print one number, got:\n%s", run.out);
+    assert_true(cosine >= -1.0 && cosine <= 1.0);
+    test_run_free(&run);
+}
+
+/* ---- detect ---- */
+
+static bool test_is_png(const char *path)
+{
+    size_t size = 0;
+    char *data = test_read_file(path, &size);
+    bool png = data && size > 8 && memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0;
+    free(data);
+    return png;
+}
+
+static void test_image_size(const char *path, int *width, int *height)
+{
+    facesim_image *image = NULL;
+    if (facesim_image_load(NULL, path, &image) != FACESIM_OK)
+        fail_msg("cannot load %s: %s", path, facesim_last_error());
+    *width = facesim_image_width(image);
+    *height = facesim_image_height(image);
+    facesim_image_free(image);
+}
+
+static void detect_draw_writes_png(void **state)
+{
+    char input[4200], output[4200];
+    test_path(input, sizeof input, test_faces, "group-two.jpg");
+    test_path(output, sizeof output, test_work, "detect_drawn.png");
+    unlink(output);
+
+    test_run run;
+    test_run_cli(&run, (const char *const[]){ "detect", "--models", test_models, "--draw", output,
+                                              input, NULL });
+    test_expect_exit(&run, 0);
+    assert_non_null(strstr(run.out, "2 faces"));
+    test_run_free(&run);
+
+    assert_true(test_is_png(output));
+    int width, height, drawn_width, drawn_height;
+    test_image_size(input, &width, &height);
+    test_image_size(output, &drawn_width, &drawn_height);
+    assert_int_equal(drawn_width, width);
+    assert_int_equal(drawn_height, height);
+}
+
+static void detect_save_crops_writes_112(void **state)
+{
+    char input[4200], dir[4200];
+    test_path(input, sizeof input, test_faces, "group-two.jpg");
+    test_path(dir, sizeof dir, test_work, "crops");
+
+    test_run run;
+    test_run_cli(&run, (const char *const[]){ "detect", "--models", test_models, "--json",
+                                              "--save-crops", dir, input, NULL });
+    test_expect_exit(&run, 0);
+    if (!test_json_valid(run.out))
+        fail_msg("detect --json output is not valid JSON:\n%s", run.out);
+    int faces = 0;
+    for (const char *at = run.out; (at = strstr(at, "\"score\":")); at++)
+        faces++;
+    assert_true(faces >= 2);
+    test_run_free(&run);
+
+    for (int k = 0; k < faces; k++) {
+        char crop[4300];
+        snprintf(crop, sizeof crop, "%s/group-two_face%d.png", dir, k);
+        assert_true(test_is_png(crop));
+        int width, height;
+        test_image_size(crop, &width, &height);
+        assert_int_equal(width, FACESIM_ALIGNED_SIZE);
+        assert_int_equal(height, FACESIM_ALIGNED_SIZE);
+    }
+}
+
+static void detect_matches_reference_boxes(void **state)
+{
+    char input[4200], path[4200];
+    test_path(input, sizeof input, test_faces, "a01.jpg");
+    test_path(path, sizeof path, test_faces, "reference_faces.csv");
+    FILE *csv = fopen(path, "r");
+    assert_non_null(csv);
+    char line[512];
+    double ref[4] = { NAN, NAN, NAN, NAN };
+    while (fgets(line, sizeof line, csv))
+        if (strncmp(line, "a01.jpg,", 8) == 0)
+            assert_int_equal(sscanf(line, "a01.jpg,%*d,%*d,%*d,%*f,%lf,%lf,%lf,%lf", &ref[0],
+                                    &ref[1], &ref[2], &ref[3]), 4);
+    fclose(csv);
+    assert_false(isnan(ref[0]));
+
+    test_run run;
+    test_run_cli(&run, (const char *const[]){ "detect", "--models", test_scrfd_pack, "--json",
+                                              input, NULL });
+    test_expect_exit(&run, 0);
+    double box[4];
+    assert_int_equal(sscanf(test_json_find(run.out, "box", 0), "[%lf, %lf, %lf, %lf]", &box[0],
+                            &box[1], &box[2], &box[3]), 4);
+    for (int i = 0; i < 4; i++)
+        if (fabs(box[i] - ref[i]) > 0.5)
+            fail_msg("a01.jpg box[%d] = %.2f, insightface reference %.2f", i, box[i], ref[i]);
+    test_run_free(&run);
+}
+
+static void detect_several_with_failure_exit_1(void **state)
+{
+    char good[4200], missing[4200];
+    test_path(good, sizeof good, test_faces, "a01.jpg");
+    test_path(missing, sizeof missing, test_work, "missing.png");
+    test_run run;
+    test_run_cli(&run, (const char *const[]){ "detect", "--models", test_models, good, missing,
+                                              NULL });
+    test_expect_exit(&run, 1);
+    assert_non_null(strstr(run.out, "a01.jpg: "));  /* the good image is still reported */
+    assert_non_null(strstr(run.err, "missing.png"));
+    test_run_free(&run);
+}
+
+/* ---- embed ---- */
+
+static int test_count_lines(const char *text)
+{
+    int lines = 0;
+    for (const char *c = text; *c; c++)
+        lines += *c == '\n';
+    return lines;
+}
+
+static void embed_writes_one_row_per_input(void **state)
+{
+    char a[4200], b[4200], corrupt[4200];
+    test_path(a, sizeof a, test_faces, "a01.jpg");
+    test_path(b, sizeof b, test_faces, "b01.jpg");
+    test_path(corrupt, sizeof corrupt, test_cases, "20_corrupt_truncated_files/zero_bytes.jpg");
+
+    static const char *const formats[] = { "csv", "jsonl", "npy" };
+    for (int f = 0; f < 3; f++) {
+        char output[4200];
+        snprintf(output, sizeof output, "%s/embeddings.%s", test_work, formats[f]);
+        unlink(output);
+        test_run run;
+        test_run_cli(&run, (const char *const[]){ "embed", "--models", test_models, "-o", output,
+                                                  a, corrupt, b, NULL });
+        test_expect_exit(&run, 1); /* one of three inputs failed */
+        assert_non_null(strstr(run.err, "zero_bytes.jpg"));
+        test_run_free(&run);
+
+        size_t size = 0;
+        char *data = test_read_file(output, &size);
+        assert_non_null(data);
+        if (f == 0) {
+            assert_int_equal(test_count_lines(data), 4); /* header + 3 rows */
+            assert_true(strncmp(data, "file,status,faces,score,e0,e1,", 30) == 0);
+            /* Every row has the same number of fields as the header. */
+            int fields_per_row[4] = { 0 }, row = 0;
+            for (const char *c = data; *c && row < 4; c++) {
+                if (*c == ',')
+                    fields_per_row[row]++;
+                if (*c == '\n')
+                    row++;
+            }
+            for (int r = 1; r < 4; r++)
+                assert_int_equal(fields_per_row[r], fields_per_row[0]);
+            assert_non_null(strstr(data, "zero_bytes.jpg,invalid data,"));
+        } else if (f == 1) {
+            assert_int_equal(test_count_lines(data), 3);
+            char *line = data;
+            for (int r = 0; r < 3; r++) {
+                char *end = strchr(line, '\n');
+                *end = '\0';
+                if (!test_json_valid(line))
+                    fail_msg("jsonl line %d is not valid JSON: %.200s", r, line);
+                test_json_find(line, r == 1 ? "error" : "embedding", 0);
+                line = end + 1;
+            }
+        } else {
+            assert_memory_equal(data, "\x93NUMPY", 6);
+            size_t header = 10 + ((unsigned char)data[8] | (size_t)(unsigned char)data[9] << 8);
+            assert_non_null(strstr(data + 10, "'shape': (3, "));
+            int dim = atoi(strstr(data + 10, "'shape': (3, ") + 13);
+            assert_true(dim > 0);
+            assert_int_equal(size, header + 3 * (size_t)dim * 4);
+            /* Row 1 (the corrupt file) is NaN, rows 0 and 2 are unit vectors. */
+            for (int r = 0; r < 3; r++) {
+                double norm = 0.0;
+                for (int i = 0; i < dim; i++) {
+                    float value;
+                    memcpy(&value, data + header + ((size_t)r * dim + i) * 4, 4);
+                    norm += (double)value * value;
+                }
+                if (r == 1)
+                    assert_true(isnan(norm));
+                else
+                    assert_true(fabs(sqrt(norm) - 1.0) < 1e-4);
+            }
+        }
+        free(data);
+    }
+}
+
+/* ---- setup ---- */
+
+static bool test_is_directory(const char *path)
+{
+    struct stat info;
+    return stat(path, &info) == 0 && S_ISDIR(info.st_mode);
+}
+
+static bool test_is_file(const char *path)
+{
+    struct stat info;
+    return stat(path, &info) == 0 && S_ISREG(info.st_mode);
+}
+
+/* Makes a pack directory of symbolic links: the shared SCRFD detector and the default
+ * pack's recogniser, the combination reference_pipeline.py used. */
+static bool test_make_scrfd_pack(const char *shared)
+{
+    char detector[4200], recogniser[4200], link_path[4300];
+    snprintf(detector, sizeof detector, "%s/models/scrfd_500m_bnkps.onnx", shared);
+    snprintf(recogniser, sizeof recogniser, "%s/fr_feature.onnx", test_models);
+    if (!test_is_file(detector) || !test_is_file(recogniser))
+        return false;
+    snprintf(test_scrfd_pack, sizeof test_scrfd_pack, "%s/scrfd_pack", test_work);
+    mkdir(test_scrfd_pack, 0777);
+    snprintf(link_path, sizeof link_path, "%s/scrfd_500m_bnkps.onnx", test_scrfd_pack);
+    unlink(link_path);
+    if (symlink(detector, link_path) != 0)
+        return false;
+    snprintf(link_path, sizeof link_path, "%s/fr_feature.onnx", test_scrfd_pack);
+    unlink(link_path);
+    return symlink(recogniser, link_path) == 0;
+}
+
+int main(void)
+{
+    test_cli_path = getenv("FACESIM_CLI");
+    const char *work = getenv("FACESIM_WORK_DIR");
+    if (!test_cli_path || !test_is_file(test_cli_path) || !work) {
+        fprintf(stderr, "test_cli: skipped: FACESIM_CLI (the facesim program) or "
+                        "FACESIM_WORK_DIR is not set; run the tests through ctest.\n");
+        return 77;
+    }
+    snprintf(test_work, sizeof test_work, "%s/cli", work);
+    mkdir(test_work, 0777);
+
+    const struct CMUnitTest usage_tests[] = {
+        cmocka_unit_test(usage_errors_exit_2),
+        cmocka_unit_test(usage_error_names_option),
+        cmocka_unit_test(help_and_version),
+        cmocka_unit_test(missing_models_exit_5),
+    };
+    int failed = cmocka_run_group_tests_name("cli usage", usage_tests, NULL, NULL);
+    if (failed)
+        return 1;
+
+    const char *shared = getenv("FACESIM_SHARED_DIR");
+    const char *models = getenv("FACESIM_MODEL_DIR");
+    if (shared) {
+        snprintf(test_faces, sizeof test_faces, "%s/faces", shared);
+        snprintf(test_cases, sizeof test_cases, "%s/cases", shared);
+    }
+    if (models)
+        snprintf(test_models, sizeof test_models, "%s/default", models);
+    if (!shared || !test_is_directory(test_faces) || !test_is_directory(test_cases)) {
+        fprintf(stderr, "test_cli: skipped the model tests: $FACESIM_SHARED_DIR/faces and "
+                        "cases are missing (FACESIM_SHARED_DIR=%s).\n", shared ? shared : "");
+        return 77;
+    }
+    if (!models || !test_is_directory(test_models)) {
+        fprintf(stderr, "test_cli: skipped the model tests: the default pack is not at "
+                        "$FACESIM_MODEL_DIR/default (%s).\n", test_models);
+        return 77;
+    }
+
+    const struct CMUnitTest model_tests[] = {
+        cmocka_unit_test(compare_same_person_above_threshold),
+        cmocka_unit_test(compare_different_person_below_threshold),
+        cmocka_unit_test(compare_json_has_fields),
+        cmocka_unit_test(compare_no_face_exit_3),
+        cmocka_unit_test(compare_corrupt_file_exit_4),
+        cmocka_unit_test(compare_missing_file_exit_4),
+        cmocka_unit_test(compare_aligned_crops),
+        cmocka_unit_test(compare_all_faces_matrix),
+        cmocka_unit_test(compare_quiet_prints_only_cosine),
+        cmocka_unit_test(detect_draw_writes_png),
+        cmocka_unit_test(detect_save_crops_writes_112),
+        cmocka_unit_test(detect_several_with_failure_exit_1),
+        cmocka_unit_test(embed_writes_one_row_per_input),
+    };
+    failed = cmocka_run_group_tests_name("cli with the default pack", model_tests, NULL, NULL);
+
+    const struct CMUnitTest reference_tests[] = {
+        cmocka_unit_test(compare_matches_reference),
+        cmocka_unit_test(detect_matches_reference_boxes),
+    };
+    if (test_make_scrfd_pack(shared))
+        failed += cmocka_run_group_tests_name("cli against the insightface reference",
+                                              reference_tests, NULL, NULL);
+    else
+        fprintf(stderr, "test_cli: skipped the reference tests: no shared SCRFD model or "
+                        "default fr_feature.onnx to combine.\n");
+    return failed ? 1 : 0;
+}
