@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 
+struct fs_dnnl; /* engine/dnnl_glue.h */
 typedef struct fs_weight_cache fs_weight_cache;
 
 int fs_weight_cache_create(fs_weight_cache **out, fs_error *err);
