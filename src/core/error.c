@@ -55,9 +55,15 @@ int fs_error_prefix(fs_error *err, const char *format, ...)
     vsnprintf(prefix, sizeof prefix, format, args);
     va_end(args);
 
-    /* Both parts fit in twice the message size; the result is cut to the message size. */
-    char joined[2 * FS_ERROR_MESSAGE_MAX + 2];
-    snprintf(joined, sizeof joined, "%s: %s", prefix, err->message);
-    snprintf(err->message, sizeof err->message, "%s", joined);
+    /* The result is cut to the message size, keeping the prefix. */
+    char joined[FS_ERROR_MESSAGE_MAX];
+    size_t prefix_length = strnlen(prefix, sizeof joined - 3);
+    memcpy(joined, prefix, prefix_length);
+    memcpy(joined + prefix_length, ": ", 2);
+    size_t rest = sizeof joined - prefix_length - 3;
+    size_t message_length = strnlen(err->message, rest);
+    memcpy(joined + prefix_length + 2, err->message, message_length);
+    joined[prefix_length + 2 + message_length] = '\0';
+    memcpy(err->message, joined, sizeof joined);
     return err->code;
 }
