@@ -41,6 +41,8 @@ typedef struct fs_run_ctx {
     int threads;            /* threads the op may use */
     void *scratch;          /* during run: at least the bytes the op asked for in prepare */
     size_t scratch_size;
+    struct fs_plan *plan;   /* engine-private: the plan this context belongs to, NULL in a
+                               context built outside the engine (op unit tests) */
 } fs_run_ctx;
 
 typedef struct fs_op {
