@@ -12,6 +12,10 @@
 int cli_compare_main(int argc, char **argv);
 int cli_detect_main(int argc, char **argv);
 int cli_embed_main(int argc, char **argv);
+int cli_pairs_main(int argc, char **argv);
+int cli_dirs_main(int argc, char **argv);
+int cli_merge_main(int argc, char **argv);
+int cli_video_main(int argc, char **argv);
 
 static const struct {
     const char *name;
@@ -21,6 +25,10 @@ static const struct {
     { "compare", cli_compare_main, "cosine similarity and same-person decision for two images" },
     { "detect", cli_detect_main, "face boxes, scores and landmarks; annotated image and crops" },
     { "embed", cli_embed_main, "one embedding per image as npy, csv or jsonl" },
+    { "pairs", cli_pairs_main, "batch comparison of the image pairs listed in a CSV or TSV file" },
+    { "dirs", cli_dirs_main, "batch comparison of generated images with references by file name" },
+    { "merge", cli_merge_main, "join the --json outputs of sharded pairs or dirs runs" },
+    { "video", cli_video_main, "per-frame similarity of a video to a reference face" },
 };
 
 #define CLI_COMMAND_COUNT (sizeof cli_commands / sizeof cli_commands[0])
