@@ -21,14 +21,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "eval/pair_list.h"
-#include "options.h"
-
-int cli_batch_main(int argc, char **argv, const char *command);
-
-int cli_dirs_build_list(const char *command, const char *ref_dir, const char *gen_dir,
-                        const char *one_ref, bool prefix_match, bool quiet, fs_pair_list *list,
-                        size_t *unmatched_ref, size_t *unmatched_gen);
+#include "batch.h"
 
 /* Deepest folder nesting followed, against symlink loops. */
 #define DIRS_MAX_DEPTH 32

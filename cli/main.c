@@ -1,7 +1,8 @@
 /*
  * facesim command-line tool: dispatches to one subcommand per file (compare.c,
- * detect.c, embed.c). Results go to standard output or -o FILE, diagnostics to
- * standard error.
+ * detect.c, embed.c, video.c, pairs.c, dirs.c, merge.c). Results go to standard
+ * output or -o FILE, diagnostics to standard error. The shared options are parsed
+ * in options.c.
  */
 #include <stdio.h>
 #include <string.h>
@@ -53,19 +54,26 @@ static void cli_print_usage(FILE *out)
             "source tree facesim was built from, else ./models/default.\n"
             "\n"
             "Exit codes:\n"
-            "  0  success\n"
-            "  1  several inputs were given and some failed (the rest were processed)\n"
-            "  2  usage error\n"
-            "  3  no face found\n"
-            "  4  unreadable or invalid input (missing, corrupt, too large)\n"
-            "  5  model pack error\n"
-            "  6  internal error (out of memory, failed output write, bug)\n"
+            "  0    success\n"
+            "  1    several inputs were given and some failed (the rest were processed)\n"
+            "  2    usage error\n"
+            "  3    no face found\n"
+            "  4    unreadable or invalid input (missing, corrupt, too large)\n"
+            "  5    model pack error\n"
+            "  6    internal error (out of memory, failed output write, bug)\n"
+            "  130  pairs or dirs stopped by Ctrl-C (the output holds the rows done)\n"
             "\n"
             "Examples:\n"
             "  facesim compare original.jpg generated.png\n"
             "  facesim compare --json --threshold 0.3 a.jpg b.jpg\n"
             "  facesim detect --draw faces.png --save-crops crops/ photo.jpg\n"
-            "  facesim embed -o embeddings.npy *.jpg\n");
+            "  facesim embed -o embeddings.npy *.jpg\n"
+            "  facesim video --fps 2 --plot timeline.svg portrait.jpg clip.mp4\n"
+            "  facesim pairs --json -o result.json pairs.csv\n"
+            "  facesim dirs references/ generated/\n"
+            "  facesim merge -o result.json part1.json part2.json\n"
+            "\n"
+            "Run 'facesim <command> --help' for a command's options.\n");
 }
 
 int main(int argc, char **argv)
@@ -88,7 +96,9 @@ int main(int argc, char **argv)
         if (strcmp(command, cli_commands[i].name) == 0)
             return cli_commands[i].run(argc - 1, argv + 1);
 
-    fprintf(stderr, "facesim: unknown command '%s'. Commands: compare, detect, embed. Run "
-                    "'facesim --help' for usage.\n", command);
+    fprintf(stderr, "facesim: unknown command '%s'. Commands:", command);
+    for (size_t i = 0; i < CLI_COMMAND_COUNT; i++)
+        fprintf(stderr, "%s %s", i == 0 ? "" : ",", cli_commands[i].name);
+    fprintf(stderr, ". Run 'facesim --help' for usage.\n");
     return CLI_EXIT_USAGE;
 }

@@ -479,13 +479,15 @@ static void merge_print_help(void)
            "use the same list and options. The summary is also printed to standard error\n"
            "unless -q is given.\n"
            "\n"
-           "  -o, --output FILE       write the document to FILE (default: standard output)\n"
-           "  -q, --quiet             do not print the summary or warnings\n"
-           "  -h, --help              show this help\n"
-           "\n"
+           "Options:\n");
+    cli_print_options(stdout, CLI_MERGE);
+    printf("\n"
            "Exit codes: 0 every row scored and every shard present, 1 some rows failed or\n"
            "shards are missing or interrupted, 2 usage error, 4 an input is unreadable or\n"
-           "does not match the others, 6 failed output write.\n");
+           "does not match the others, 6 failed output write.\n"
+           "\n"
+           "Example:\n"
+           "  facesim merge -o result.json part1.json part2.json part3.json part4.json\n");
 }
 
 /* Checks one document's shard against the others. */
@@ -688,44 +690,26 @@ int cli_merge_main(int argc, char **argv);
 
 int cli_merge_main(int argc, char **argv)
 {
-    const char *output = NULL;
-    bool quiet = false;
-    char **paths = calloc((size_t)argc + 1, sizeof *paths);
-    int path_count = 0;
-    if (!paths)
-        return CLI_EXIT_INTERNAL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            merge_print_help();
-            free(paths);
-            return CLI_EXIT_OK;
-        } else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {
-            quiet = true;
-        } else if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) &&
-                   i + 1 < argc) {
-            output = argv[++i];
-        } else if (strncmp(argv[i], "--output=", 9) == 0) {
-            output = argv[i] + 9;
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            fprintf(stderr, "facesim merge: unknown option '%s'\nRun 'facesim merge --help' for "
-                            "the options.\n", argv[i]);
-            free(paths);
-            return CLI_EXIT_USAGE;
-        } else {
-            paths[path_count++] = argv[i];
-        }
+    cli_options options;
+    int exit_code = cli_parse_options(argc, argv, CLI_MERGE, &options);
+    if (exit_code != CLI_EXIT_OK)
+        return exit_code;
+    if (options.help) {
+        merge_print_help();
+        return CLI_EXIT_OK;
     }
-    if (path_count == 0) {
-        fprintf(stderr, "facesim merge: expected at least one JSON output of 'facesim pairs "
-                        "--json --shard K/N'\nRun 'facesim merge --help' for the options.\n");
-        free(paths);
-        return CLI_EXIT_USAGE;
-    }
+    if (options.input_count == 0)
+        return cli_usage_error(&options, "expected at least one JSON output of 'facesim pairs "
+                               "--json --shard K/N'");
+    const char *output = options.output;
+    bool quiet = options.quiet;
+    char **paths = options.inputs;
+    int path_count = options.input_count;
 
     merge_state state = {0};
     state.quiet = quiet;
     state.documents = calloc((size_t)path_count, sizeof *state.documents);
-    int exit_code = state.documents ? CLI_EXIT_OK : CLI_EXIT_INTERNAL;
+    exit_code = state.documents ? CLI_EXIT_OK : CLI_EXIT_INTERNAL;
     for (int d = 0; d < path_count && exit_code == CLI_EXIT_OK; d++) {
         if (!merge_load(paths[d], &state.documents[d]))
             exit_code = CLI_EXIT_BAD_INPUT;
@@ -762,6 +746,5 @@ int cli_merge_main(int argc, char **argv)
     free(state.documents);
     free(state.rows);
     free(state.shard_seen);
-    free(paths);
     return exit_code;
 }

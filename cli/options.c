@@ -27,19 +27,11 @@ enum cli_option_id {
     OPT_DRAW,
     OPT_SAVE_CROPS,
     OPT_FORMAT,
-    OPT_ACCEPT_DAMAGED
+    OPT_ACCEPT_DAMAGED,
+    OPT_CSV,
+    OPT_JSONL
 };
 
-#define CLI_ALL (CLI_COMPARE | CLI_DETECT | CLI_EMBED)
-
-typedef struct cli_option_spec {
-    int id;
-    const char *long_name;
-    char short_name;        /* 0: none */
-    const char *value_name; /* NULL: a flag without value */
-    unsigned commands;      /* cli_command bits */
-    const char *help;
-} cli_option_spec;
 
 static const cli_option_spec cli_option_table[] = {
     { OPT_OUTPUT, "output", 'o', "FILE", CLI_ALL,
@@ -49,10 +41,25 @@ static const cli_option_spec cli_option_table[] = {
       "else csv); npy needs -o" },
     { OPT_JSON, "json", 0, NULL, CLI_COMPARE | CLI_DETECT,
       "print one JSON object instead of text" },
-    { OPT_THRESHOLD, "threshold", 0, "T", CLI_COMPARE,
+    { OPT_JSON, "json", 0, NULL, CLI_VIDEO,
+      "one JSON object with the rows and the summary" },
+    { OPT_JSON, "json", 0, NULL, CLI_BATCH_COMMANDS,
+      "one JSON document: options, rows, summary" },
+    { OPT_CSV, "csv", 0, NULL, CLI_VIDEO,
+      "one CSV row per sampled frame; the summary goes\n"
+      "to standard error" },
+    { OPT_CSV, "csv", 0, NULL, CLI_BATCH_COMMANDS,
+      "CSV rows; the summary goes to standard error" },
+    { OPT_JSONL, "jsonl", 0, NULL, CLI_VIDEO,
+      "one JSON object per sampled frame, then one\n"
+      "summary object" },
+    { OPT_JSONL, "jsonl", 0, NULL, CLI_BATCH_COMMANDS,
+      "one JSON object per row; the summary goes to\n"
+      "standard error" },
+    { OPT_THRESHOLD, "threshold", 0, "T", CLI_COMPARE | CLI_REPORT_COMMANDS,
       "same person when cosine >= T, from -1 to 1\n"
       "(default: the model pack's threshold)" },
-    { OPT_SELECT, "select", 0, "HOW", CLI_COMPARE | CLI_EMBED,
+    { OPT_SELECT, "select", 0, "HOW", CLI_COMPARE | CLI_EMBED | CLI_BATCH_COMMANDS,
       "face to use when an image has several: largest\n"
       "(box area; default), score (detector score),\n"
       "center (nearest the image centre) or index:K\n"
@@ -60,12 +67,18 @@ static const cli_option_spec cli_option_table[] = {
     { OPT_ALL_FACES, "all-faces", 0, NULL, CLI_COMPARE,
       "compare every face in A with every face in B\n"
       "and print the cosine matrix" },
-    { OPT_PAD_RETRY, "pad-retry", 0, NULL, CLI_COMPARE | CLI_EMBED,
+    { OPT_PAD_RETRY, "pad-retry", 0, NULL, CLI_COMPARE | CLI_EMBED | CLI_BATCH_COMMANDS,
       "when no face is found, detect again on the image\n"
       "padded by 25% with grey (for tight face crops)" },
-    { OPT_ALIGNED, "aligned", 0, NULL, CLI_COMPARE | CLI_EMBED,
+    { OPT_PAD_RETRY, "pad-retry", 0, NULL, CLI_VIDEO,
+      "for reference images: when no face is found,\n"
+      "detect again on the image padded by 25% with grey" },
+    { OPT_ALIGNED, "aligned", 0, NULL, CLI_COMPARE | CLI_EMBED | CLI_BATCH_COMMANDS,
       "inputs are 112x112 crops aligned to the ArcFace\n"
       "template: skip detection" },
+    { OPT_ALIGNED, "aligned", 0, NULL, CLI_VIDEO,
+      "reference images are 112x112 crops aligned to the\n"
+      "ArcFace template: skip their detection" },
     { OPT_DRAW, "draw", 0, "OUT.png", CLI_DETECT,
       "write the image with boxes and landmarks drawn,\n"
       "as PNG; with several images OUT must be an\n"
@@ -74,29 +87,44 @@ static const cli_option_spec cli_option_table[] = {
       "write each face's aligned 112x112 crop as\n"
       "DIR/<stem>_face<k>.png (k from 0 in score order;\n"
       "DIR is created if missing)" },
-    { OPT_MODELS, "models", 0, "DIR", CLI_ALL,
+    { OPT_MODELS, "models", 0, "DIR", CLI_MODEL_COMMANDS,
       "model pack directory (default: $FACESIM_MODELS,\n"
       "else models/default in the source tree facesim\n"
       "was built from, else ./models/default)" },
-    { OPT_DET_SIZE, "det-size", 0, "N", CLI_ALL,
+    { OPT_DET_SIZE, "det-size", 0, "N", CLI_MODEL_COMMANDS,
       "detector input side in pixels, a multiple of 32\n"
       "from 32 to 4096 (default 640; detectors with a\n"
       "fixed input size ignore it)" },
-    { OPT_DET_THRESH, "det-thresh", 0, "X", CLI_ALL,
+    { OPT_DET_THRESH, "det-thresh", 0, "X", CLI_MODEL_COMMANDS,
       "minimum detector score, from 0 to 1 (default:\n"
       "the detector's, 0.5 for SCRFD)" },
-    { OPT_ACCEPT_DAMAGED, "accept-damaged", 0, NULL, CLI_ALL,
+    { OPT_ACCEPT_DAMAGED, "accept-damaged", 0, NULL, CLI_IMAGE_COMMANDS | CLI_BATCH_COMMANDS,
       "process truncated or corrupt JPEGs that decode\n"
       "partly (missing rows grey) with a warning,\n"
       "instead of rejecting them" },
-    { OPT_THREADS, "threads", 0, "N", CLI_ALL,
+    { OPT_ACCEPT_DAMAGED, "accept-damaged", 0, NULL, CLI_VIDEO,
+      "use partly decodable reference JPEGs, with a\n"
+      "warning (damaged videos are always read up to\n"
+      "the damage, with a warning)" },
+    { OPT_THREADS, "threads", 0, "N", CLI_IMAGE_COMMANDS | CLI_VIDEO,
       "inference threads, 0 for all cores (default 0)" },
-    { OPT_MAX_PIXELS, "max-pixels", 0, "N", CLI_ALL,
+    { OPT_THREADS, "threads", 0, "N", CLI_BATCH_COMMANDS,
+      "worker threads in total, each with its own model\n"
+      "instance; 0 for all cores, at most 256 (default 0)" },
+    { OPT_MAX_PIXELS, "max-pixels", 0, "N", CLI_IMAGE_COMMANDS | CLI_BATCH_COMMANDS,
       "reject images with more than N pixels (width x\n"
       "height; default 100000000)" },
-    { OPT_QUIET, "quiet", 'q', NULL, CLI_ALL,
+    { OPT_MAX_PIXELS, "max-pixels", 0, "N", CLI_VIDEO,
+      "reject images and frames with more than N pixels\n"
+      "(width x height; default 100000000)" },
+    { OPT_QUIET, "quiet", 'q', NULL, CLI_IMAGE_COMMANDS | CLI_VIDEO,
       "print only results and errors, no warnings" },
-    { OPT_VERBOSE, "verbose", 'v', NULL, CLI_ALL,
+    { OPT_QUIET, "quiet", 'q', NULL, CLI_BATCH_COMMANDS,
+      "print only results and errors: no warnings and\n"
+      "no progress bar" },
+    { OPT_QUIET, "quiet", 'q', NULL, CLI_MERGE,
+      "do not print the summary or warnings" },
+    { OPT_VERBOSE, "verbose", 'v', NULL, CLI_MODEL_COMMANDS,
       "log library progress to standard error; -vv for\n"
       "debug detail" },
     { OPT_HELP, "help", 'h', NULL, CLI_ALL, "show this help and exit" },
@@ -104,10 +132,12 @@ static const cli_option_spec cli_option_table[] = {
 
 #define CLI_OPTION_COUNT (sizeof cli_option_table / sizeof cli_option_table[0])
 
-void cli_print_options(FILE *out, unsigned command)
+/* Prints the rows of table that apply to command. */
+static void cli_print_table(FILE *out, const cli_option_spec *table, size_t count,
+                            unsigned command)
 {
-    for (size_t i = 0; i < CLI_OPTION_COUNT; i++) {
-        const cli_option_spec *spec = &cli_option_table[i];
+    for (size_t i = 0; i < count; i++) {
+        const cli_option_spec *spec = &table[i];
         if (!(spec->commands & command))
             continue;
         char name[64];
@@ -132,10 +162,19 @@ void cli_print_options(FILE *out, unsigned command)
     }
 }
 
-static int cli_usage_error(const cli_options *options, const char *format, ...)
-    __attribute__((format(printf, 2, 3)));
+void cli_print_command_options(FILE *out, unsigned command, const cli_local_options *local)
+{
+    if (local)
+        cli_print_table(out, local->table, local->count, command);
+    cli_print_table(out, cli_option_table, CLI_OPTION_COUNT, command);
+}
 
-static int cli_usage_error(const cli_options *options, const char *format, ...)
+void cli_print_options(FILE *out, unsigned command)
+{
+    cli_print_command_options(out, command, NULL);
+}
+
+int cli_usage_error(const cli_options *options, const char *format, ...)
 {
     fprintf(stderr, "facesim %s: ", options->command_name);
     va_list args;
@@ -146,11 +185,9 @@ static int cli_usage_error(const cli_options *options, const char *format, ...)
     return CLI_EXIT_USAGE;
 }
 
-/* Parses a whole decimal integer in [minimum, maximum]. */
-static bool cli_parse_long(const char *text, long long minimum, long long maximum,
-                           long long *value)
+bool cli_parse_long(const char *text, long long minimum, long long maximum, long long *value)
 {
-    if (!*text)
+    if (!text || !*text)
         return false;
     errno = 0;
     char *end;
@@ -161,10 +198,9 @@ static bool cli_parse_long(const char *text, long long minimum, long long maximu
     return true;
 }
 
-/* Parses a finite number in [minimum, maximum]. */
-static bool cli_parse_double(const char *text, double minimum, double maximum, double *value)
+bool cli_parse_double(const char *text, double minimum, double maximum, double *value)
 {
-    if (!*text)
+    if (!text || !*text)
         return false;
     errno = 0;
     char *end;
@@ -210,6 +246,16 @@ static int cli_parse_format(cli_options *options, const char *value)
     return CLI_EXIT_OK;
 }
 
+/* Sets --json, --csv or --jsonl, which exclude each other. */
+static int cli_set_report(cli_options *options, enum cli_report_format report)
+{
+    if (options->report != CLI_REPORT_TEXT && options->report != report)
+        return cli_usage_error(options, "--json, --csv and --jsonl cannot be combined");
+    options->report = report;
+    options->json = report == CLI_REPORT_JSON;
+    return CLI_EXIT_OK;
+}
+
 /* Applies one option with its value (NULL for flags). */
 static int cli_apply_option(cli_options *options, const cli_option_spec *spec, const char *value)
 {
@@ -227,7 +273,9 @@ static int cli_apply_option(cli_options *options, const cli_option_spec *spec, c
     case OPT_ALIGNED: options->embed.aligned_input = 1; break;
     case OPT_ALL_FACES: options->all_faces = true; break;
     case OPT_ACCEPT_DAMAGED: options->accept_damaged = true; break;
-    case OPT_JSON: options->json = true; break;
+    case OPT_JSON: return cli_set_report(options, CLI_REPORT_JSON);
+    case OPT_CSV: return cli_set_report(options, CLI_REPORT_CSV);
+    case OPT_JSONL: return cli_set_report(options, CLI_REPORT_JSONL);
     case OPT_SELECT: return cli_parse_select(options, value);
     case OPT_FORMAT: return cli_parse_format(options, value);
     case OPT_DET_SIZE:
@@ -244,13 +292,16 @@ static int cli_apply_option(cli_options *options, const cli_option_spec *spec, c
                                    value);
         options->det_threshold = (float)number;
         break;
-    case OPT_THREADS:
-        if (!cli_parse_long(value, 0, 1024, &integer))
+    case OPT_THREADS: {
+        /* Each batch worker thread loads its own copy of the models. */
+        long long maximum = (options->command & CLI_BATCH_COMMANDS) ? 256 : 1024;
+        if (!cli_parse_long(value, 0, maximum, &integer))
             return cli_usage_error(options,
-                                   "invalid --threads '%s': expected 0 (all cores) to 1024",
-                                   value);
+                                   "invalid --threads '%s': expected 0 (all cores) to %lld",
+                                   value, maximum);
         options->threads = (int)integer;
         break;
+    }
     case OPT_MAX_PIXELS:
         if (!cli_parse_long(value, 1, 1LL << 40, &integer))
             return cli_usage_error(options,
@@ -270,47 +321,71 @@ static int cli_apply_option(cli_options *options, const cli_option_spec *spec, c
     return CLI_EXIT_OK;
 }
 
-static const cli_option_spec *cli_find_long(const char *name, size_t length)
+/* Finds the row for a long name (length bytes of name) or a short name (when name is
+ * NULL). Prefers the row that applies to command; otherwise returns a row of another
+ * command, so the caller can say the option does not apply. */
+static const cli_option_spec *cli_find_option(const cli_option_spec *table, size_t count,
+                                              unsigned command, const char *name,
+                                              size_t length, char short_name)
 {
-    for (size_t i = 0; i < CLI_OPTION_COUNT; i++)
-        if (strlen(cli_option_table[i].long_name) == length &&
-            strncmp(cli_option_table[i].long_name, name, length) == 0)
-            return &cli_option_table[i];
-    return NULL;
-}
-
-static const cli_option_spec *cli_find_short(char name)
-{
-    for (size_t i = 0; i < CLI_OPTION_COUNT; i++)
-        if (cli_option_table[i].short_name == name)
-            return &cli_option_table[i];
-    return NULL;
+    const cli_option_spec *other = NULL;
+    for (size_t i = 0; i < count; i++) {
+        const cli_option_spec *spec = &table[i];
+        bool same = name ? strlen(spec->long_name) == length &&
+                               strncmp(spec->long_name, name, length) == 0
+                         : spec->short_name != 0 && spec->short_name == short_name;
+        if (!same)
+            continue;
+        if (spec->commands & command)
+            return spec;
+        other = spec;
+    }
+    return other;
 }
 
 /* Parses the option at argv[*index], consuming its value when it takes one. */
-static int cli_parse_one(cli_options *options, int argc, char **argv, int *index)
+static int cli_parse_one(cli_options *options, const cli_local_options *local, int argc,
+                         char **argv, int *index)
 {
     const char *arg = argv[*index];
-    const cli_option_spec *spec;
+    const char *name = NULL;
+    size_t length = 0;
+    char short_name = 0;
     const char *value = NULL;
     char display[80];
 
     if (arg[1] == '-') {
-        const char *name = arg + 2;
+        name = arg + 2;
         const char *equals = strchr(name, '=');
-        size_t length = equals ? (size_t)(equals - name) : strlen(name);
-        spec = cli_find_long(name, length);
+        length = equals ? (size_t)(equals - name) : strlen(name);
         snprintf(display, sizeof display, "--%.*s", (int)length, name);
         if (equals)
             value = equals + 1;
     } else {
         /* Short options are single letters; "-vv" counts as two -v. */
-        if (arg[1] == 'v' && strspn(arg + 1, "v") == strlen(arg + 1)) {
+        if (arg[1] == 'v' && strspn(arg + 1, "v") == strlen(arg + 1) &&
+            (options->command & CLI_MODEL_COMMANDS)) {
             options->verbose += (int)strlen(arg + 1);
             return CLI_EXIT_OK;
         }
-        spec = arg[2] == '\0' ? cli_find_short(arg[1]) : NULL;
+        short_name = arg[2] == '\0' ? arg[1] : 0; /* 0 matches no option */
         snprintf(display, sizeof display, "%s", arg);
+    }
+
+    /* A command's own options come first, so they may reuse a shared name. */
+    const cli_option_spec *spec = NULL;
+    bool is_local = false;
+    if (local) {
+        spec = cli_find_option(local->table, local->count, options->command, name, length,
+                               short_name);
+        is_local = spec && (spec->commands & options->command);
+    }
+    if (!is_local) {
+        const cli_option_spec *shared = cli_find_option(cli_option_table, CLI_OPTION_COUNT,
+                                                        options->command, name, length,
+                                                        short_name);
+        if (shared && (!spec || (shared->commands & options->command)))
+            spec = shared;
     }
 
     if (!spec)
@@ -326,6 +401,8 @@ static int cli_parse_one(cli_options *options, int argc, char **argv, int *index
     } else if (!spec->value_name && value) {
         return cli_usage_error(options, "option '%s' takes no value", display);
     }
+    if (is_local)
+        return local->apply(local->user_data, options, spec, value);
     return cli_apply_option(options, spec, value);
 }
 
@@ -352,6 +429,8 @@ static int cli_check_options(cli_options *options)
         if (count == 0)
             return cli_usage_error(options, "expected at least one image");
         break;
+    default:
+        break; /* video, pairs, dirs and merge check their own inputs */
     }
     if (options->quiet && options->verbose)
         return cli_usage_error(options, "--quiet and --verbose cannot be combined");
@@ -363,7 +442,7 @@ static int cli_check_options(cli_options *options)
 /* Chooses the embed format from the -o extension when --format is absent. */
 static void cli_default_format(cli_options *options)
 {
-    if (options->format_set || !options->output)
+    if (options->command != CLI_EMBED || options->format_set || !options->output)
         return;
     const char *dot = strrchr(options->output, '.');
     if (!dot)
@@ -374,13 +453,27 @@ static void cli_default_format(cli_options *options)
         options->format = CLI_FORMAT_JSONL;
 }
 
-int cli_parse_options(int argc, char **argv, unsigned command, cli_options *options)
+/* Returns the name of one cli_command bit. */
+static const char *cli_command_name(unsigned command)
 {
-    const char *name = command == CLI_COMPARE ? "compare" : command == CLI_DETECT ? "detect"
-                                                                                 : "embed";
+    switch (command) {
+    case CLI_COMPARE: return "compare";
+    case CLI_DETECT: return "detect";
+    case CLI_EMBED: return "embed";
+    case CLI_VIDEO: return "video";
+    case CLI_PAIRS: return "pairs";
+    case CLI_DIRS: return "dirs";
+    case CLI_MERGE: return "merge";
+    }
+    return "?";
+}
+
+int cli_parse_command(int argc, char **argv, unsigned command, const cli_local_options *local,
+                      cli_options *options)
+{
     memset(options, 0, sizeof *options);
     options->command = command;
-    options->command_name = name;
+    options->command_name = cli_command_name(command);
     options->det_threshold = -1.0f;
     options->threads = -1;
     facesim_default_embed_options(&options->embed);
@@ -393,7 +486,7 @@ int cli_parse_options(int argc, char **argv, unsigned command, cli_options *opti
         if (!options_ended && strcmp(arg, "--") == 0) {
             options_ended = true;
         } else if (!options_ended && arg[0] == '-' && arg[1] != '\0') {
-            int status = cli_parse_one(options, argc, argv, &i);
+            int status = cli_parse_one(options, local, argc, argv, &i);
             if (status != CLI_EXIT_OK)
                 return status;
             if (options->help)
@@ -404,6 +497,11 @@ int cli_parse_options(int argc, char **argv, unsigned command, cli_options *opti
     }
     cli_default_format(options);
     return cli_check_options(options);
+}
+
+int cli_parse_options(int argc, char **argv, unsigned command, cli_options *options)
+{
+    return cli_parse_command(argc, argv, command, NULL, options);
 }
 
 static bool cli_is_directory(const char *path)

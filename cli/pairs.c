@@ -1,7 +1,7 @@
 /*
- * `facesim pairs LIST` and the batch runner it shares with `facesim dirs`: option
- * parsing, sharding, running the batch job (src/eval/job.h) and writing rows and
- * the summary as a table, JSON, CSV or JSON Lines.
+ * `facesim pairs LIST` and the batch runner it shares with `facesim dirs`: sharding,
+ * running the batch job (src/eval/job.h) and writing rows and the summary as a
+ * table, JSON, CSV or JSON Lines. The command line is parsed in batch_options.c.
  *
  * Rows are written in list order as soon as both of their images are done, so an
  * interrupted run (Ctrl-C) leaves a valid output with a prefix of the rows.
@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,50 +22,8 @@
 #include "eval/progress.h"
 #include "eval/svg_histogram.h"
 #include "eval/table.h"
+#include "batch.h"
 #include "options.h"
-
-/* Exit code of a run stopped by SIGINT: 128 + the signal number, as shells report it. */
-#define CLI_EXIT_INTERRUPTED 130
-
-enum cli_batch_format {
-    CLI_BATCH_TABLE = 0,
-    CLI_BATCH_JSON = 1,
-    CLI_BATCH_CSV = 2,
-    CLI_BATCH_JSONL = 3
-};
-
-typedef struct cli_batch_options {
-    const char *command;         /* "pairs" or "dirs" */
-    bool help;
-    const char *models;
-    int det_size;                /* 0: unset */
-    float det_threshold;         /* negative: unset */
-    int threads;                 /* 0: all cores */
-    int batch;
-    uint64_t max_pixels;         /* 0: unset */
-    bool accept_damaged;
-    int verbose;
-    bool quiet;
-    bool no_progress;
-    const char *output;
-    facesim_embed_options embed;
-    bool threshold_set;
-    float threshold;
-    enum cli_batch_format format;
-    const char *plot;
-    const char *cache;
-    int shard_index;             /* K of --shard K/N, 1-based; 0 without sharding */
-    int shard_count;             /* N */
-    bool prefix_match;           /* dirs */
-    const char *one_ref;         /* dirs */
-    char **inputs;
-    int input_count;
-} cli_batch_options;
-
-/* Builds the dirs pair list (cli/dirs.c). */
-int cli_dirs_build_list(const char *command, const char *ref_dir, const char *gen_dir,
-                        const char *one_ref, bool prefix_match, bool quiet, fs_pair_list *list,
-                        size_t *unmatched_ref, size_t *unmatched_gen);
 
 static volatile sig_atomic_t cli_batch_stop_requested = 0;
 
@@ -74,340 +31,6 @@ static void cli_batch_on_sigint(int signal_number)
 {
     (void)signal_number;
     cli_batch_stop_requested = 1;
-}
-
-/* ---- Options ---- */
-
-static int cli_batch_usage_error(const cli_batch_options *options, const char *format, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int cli_batch_usage_error(const cli_batch_options *options, const char *format, ...)
-{
-    fprintf(stderr, "facesim %s: ", options->command);
-    va_list args;
-    va_start(args, format);
-    vfprintf(stderr, format, args);
-    va_end(args);
-    fprintf(stderr, "\nRun 'facesim %s --help' for the options.\n", options->command);
-    return CLI_EXIT_USAGE;
-}
-
-static bool cli_batch_parse_long(const char *text, long long minimum, long long maximum,
-                                 long long *value)
-{
-    if (!text || !*text)
-        return false;
-    errno = 0;
-    char *end;
-    long long parsed = strtoll(text, &end, 10);
-    if (errno != 0 || *end != '\0' || parsed < minimum || parsed > maximum)
-        return false;
-    *value = parsed;
-    return true;
-}
-
-static bool cli_batch_parse_double(const char *text, double minimum, double maximum,
-                                   double *value)
-{
-    if (!text || !*text)
-        return false;
-    errno = 0;
-    char *end;
-    double parsed = strtod(text, &end);
-    if (errno != 0 || *end != '\0' || !isfinite(parsed) || parsed < minimum || parsed > maximum)
-        return false;
-    *value = parsed;
-    return true;
-}
-
-static void cli_batch_print_help(const char *command)
-{
-    if (strcmp(command, "pairs") == 0)
-        printf("Usage: facesim pairs [options] LIST\n"
-               "\n"
-               "Compares the two images on every row of LIST, a CSV or TSV file with the\n"
-               "columns path_a, path_b and an optional label (same/different, 1/0,\n"
-               "true/false). A header row is detected and skipped. Relative paths are\n"
-               "resolved against LIST's folder. With labels the summary adds ROC AUC,\n"
-               "accuracy, the best threshold and TAR at FAR 1e-2 and 1e-3.\n");
-    else
-        printf("Usage: facesim dirs [options] REF_DIR GEN_DIR\n"
-               "       facesim dirs [options] --one-ref FILE GEN_DIR\n"
-               "\n"
-               "Compares every image in GEN_DIR with the image of the same relative path\n"
-               "(without extension) in REF_DIR; subfolders are searched, hidden files and\n"
-               "files that are not .jpg/.jpeg/.png/.webp/.bmp/.tif/.tiff are skipped.\n");
-    printf("\n"
-           "Each distinct image is decoded and embedded once. A row whose image is missing,\n"
-           "corrupt or has no face reports its error and the run goes on.\n"
-           "\n"
-           "Output (default: a table, then the summary):\n"
-           "  --json                  one JSON document: options, rows, summary\n"
-           "  --csv                   CSV rows; the summary goes to standard error\n"
-           "  --jsonl                 one JSON object per row; summary to standard error\n"
-           "  -o, --output FILE       write to FILE instead of standard output\n"
-           "  --plot FILE.svg         histogram of the cosines as SVG\n"
-           "  --threshold T           same person when cosine >= T, -1..1 (default: the\n"
-           "                          model pack's threshold)\n"
-           "\n"
-           "Batch:\n"
-           "  --threads N             worker threads in total, each with its own model\n"
-           "                          instance; 0 for all cores (default 0)\n"
-           "  --batch N               aligned faces per recogniser call, 1..64 (default 8)\n"
-           "  --cache FILE            embedding cache: reruns skip images already done\n"
-           "                          with the same file content, models and options\n"
-           "  --shard K/N             only rows with index %% N == K - 1 (K from 1); join\n"
-           "                          the --json outputs with 'facesim merge'\n"
-           "  --no-progress           no progress bar (it is shown only on a terminal)\n");
-    if (strcmp(command, "dirs") == 0)
-        printf("  --prefix-match          also pair REF_DIR/id07.jpg with GEN_DIR/id07_*.*\n"
-               "                          (the longest matching reference name wins)\n"
-               "  --one-ref FILE          compare FILE with every image in GEN_DIR\n");
-    printf("\n"
-           "Faces and models:\n"
-           "  --select HOW            largest (default), score, center or index:K\n"
-           "  --pad-retry             when no face is found, retry on the image padded\n"
-           "                          by 25%% with grey\n"
-           "  --aligned               inputs are 112x112 ArcFace crops: skip detection\n"
-           "  --models DIR            model pack directory (default: $FACESIM_MODELS,\n"
-           "                          else models/default)\n"
-           "  --det-size N            detector input side, multiple of 32 (default 640)\n"
-           "  --det-thresh X          minimum detector score, 0..1\n"
-           "  --max-pixels N          reject images larger than N pixels\n"
-           "  --accept-damaged        score partly decodable JPEGs, with a warning\n"
-           "  -q, --quiet             no warnings and no progress bar\n"
-           "  -v, --verbose           log library messages; -vv for debug detail\n"
-           "  -h, --help              show this help\n"
-           "\n"
-           "Exit codes: 0 every row scored, 1 some rows failed, 2 usage error, 4 the list\n"
-           "or a directory cannot be read, 5 model pack error, 6 internal error or failed\n"
-           "output write, 130 interrupted (the output holds the rows done so far).\n");
-}
-
-static int cli_batch_parse_shard(cli_batch_options *options, const char *value)
-{
-    char copy[64];
-    snprintf(copy, sizeof copy, "%s", value);
-    char *slash = strchr(copy, '/');
-    long long k, n;
-    if (slash) {
-        *slash = '\0';
-        if (cli_batch_parse_long(copy, 1, 1000000, &k) &&
-            cli_batch_parse_long(slash + 1, 1, 1000000, &n) && k <= n) {
-            options->shard_index = (int)k;
-            options->shard_count = (int)n;
-            return CLI_EXIT_OK;
-        }
-    }
-    return cli_batch_usage_error(options,
-                                 "invalid --shard '%s': expected K/N with 1 <= K <= N, such as "
-                                 "1/4 (K is 1-based, as in a Slurm array 1-4)", value);
-}
-
-static int cli_batch_parse_select(cli_batch_options *options, const char *value)
-{
-    long long index;
-    if (strcmp(value, "largest") == 0)
-        options->embed.select = FACESIM_SELECT_LARGEST;
-    else if (strcmp(value, "score") == 0)
-        options->embed.select = FACESIM_SELECT_SCORE;
-    else if (strcmp(value, "center") == 0 || strcmp(value, "centre") == 0)
-        options->embed.select = FACESIM_SELECT_CENTER;
-    else if (strncmp(value, "index:", 6) == 0 && cli_batch_parse_long(value + 6, 0, 9999, &index)) {
-        options->embed.select = FACESIM_SELECT_INDEX;
-        options->embed.index = (int)index;
-    } else
-        return cli_batch_usage_error(options,
-                                     "invalid --select value '%s': expected largest, score, "
-                                     "center or index:K with K from 0 to 9999", value);
-    return CLI_EXIT_OK;
-}
-
-/* Options that take a value, and their handling. Returns an exit code. */
-static int cli_batch_apply_value(cli_batch_options *options, const char *name, const char *value)
-{
-    long long integer;
-    double number;
-    if (strcmp(name, "output") == 0 || strcmp(name, "o") == 0) {
-        options->output = value;
-    } else if (strcmp(name, "plot") == 0) {
-        options->plot = value;
-    } else if (strcmp(name, "cache") == 0) {
-        options->cache = value;
-    } else if (strcmp(name, "models") == 0) {
-        options->models = value;
-    } else if (strcmp(name, "one-ref") == 0 && strcmp(options->command, "dirs") == 0) {
-        options->one_ref = value;
-    } else if (strcmp(name, "shard") == 0) {
-        return cli_batch_parse_shard(options, value);
-    } else if (strcmp(name, "select") == 0) {
-        return cli_batch_parse_select(options, value);
-    } else if (strcmp(name, "threads") == 0) {
-        if (!cli_batch_parse_long(value, 0, 256, &integer))
-            return cli_batch_usage_error(options,
-                                         "invalid --threads '%s': expected 0 (all cores) to 256",
-                                         value);
-        options->threads = (int)integer;
-    } else if (strcmp(name, "batch") == 0) {
-        if (!cli_batch_parse_long(value, 1, 64, &integer))
-            return cli_batch_usage_error(options, "invalid --batch '%s': expected 1 to 64 faces",
-                                         value);
-        options->batch = (int)integer;
-    } else if (strcmp(name, "det-size") == 0) {
-        if (!cli_batch_parse_long(value, 32, 4096, &integer) || integer % 32 != 0)
-            return cli_batch_usage_error(options,
-                                         "invalid --det-size '%s': expected a multiple of 32 "
-                                         "from 32 to 4096 pixels", value);
-        options->det_size = (int)integer;
-    } else if (strcmp(name, "det-thresh") == 0) {
-        if (!cli_batch_parse_double(value, 0.0, 1.0, &number))
-            return cli_batch_usage_error(options,
-                                         "invalid --det-thresh '%s': expected a score from 0 to 1",
-                                         value);
-        options->det_threshold = (float)number;
-    } else if (strcmp(name, "max-pixels") == 0) {
-        if (!cli_batch_parse_long(value, 1, 1LL << 40, &integer))
-            return cli_batch_usage_error(options,
-                                         "invalid --max-pixels '%s': expected a pixel count from "
-                                         "1 to 2^40", value);
-        options->max_pixels = (uint64_t)integer;
-    } else if (strcmp(name, "threshold") == 0) {
-        if (!cli_batch_parse_double(value, -1.0, 1.0, &number))
-            return cli_batch_usage_error(options,
-                                         "invalid --threshold '%s': expected a cosine from -1 "
-                                         "to 1", value);
-        options->threshold = (float)number;
-        options->threshold_set = true;
-    } else {
-        return -1;
-    }
-    return CLI_EXIT_OK;
-}
-
-/* Flags. Returns an exit code, or -1 when name is not a flag of this command. */
-static int cli_batch_apply_flag(cli_batch_options *options, const char *name)
-{
-    if (strcmp(name, "help") == 0 || strcmp(name, "h") == 0)
-        options->help = true;
-    else if (strcmp(name, "json") == 0)
-        options->format = CLI_BATCH_JSON;
-    else if (strcmp(name, "csv") == 0)
-        options->format = CLI_BATCH_CSV;
-    else if (strcmp(name, "jsonl") == 0)
-        options->format = CLI_BATCH_JSONL;
-    else if (strcmp(name, "pad-retry") == 0)
-        options->embed.pad_retry = 1;
-    else if (strcmp(name, "aligned") == 0)
-        options->embed.aligned_input = 1;
-    else if (strcmp(name, "accept-damaged") == 0)
-        options->accept_damaged = true;
-    else if (strcmp(name, "quiet") == 0 || strcmp(name, "q") == 0)
-        options->quiet = true;
-    else if (strcmp(name, "verbose") == 0 || strcmp(name, "v") == 0)
-        options->verbose++;
-    else if (strcmp(name, "no-progress") == 0)
-        options->no_progress = true;
-    else if (strcmp(name, "prefix-match") == 0 && strcmp(options->command, "dirs") == 0)
-        options->prefix_match = true;
-    else
-        return -1;
-    return CLI_EXIT_OK;
-}
-
-static bool cli_batch_takes_value(const cli_batch_options *options, const char *name)
-{
-    static const char *const names[] = {"output", "o", "plot", "cache", "models", "shard",
-                                        "select", "threads", "batch", "det-size",
-                                        "det-thresh", "max-pixels", "threshold"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(name, names[i]) == 0)
-            return true;
-    return strcmp(name, "one-ref") == 0 && strcmp(options->command, "dirs") == 0;
-}
-
-static int cli_batch_parse_one(cli_batch_options *options, int argc, char **argv, int *index)
-{
-    const char *arg = argv[*index];
-    char name[64];
-    const char *value = NULL;
-    if (arg[1] == '-') {
-        const char *equals = strchr(arg + 2, '=');
-        size_t length = equals ? (size_t)(equals - arg - 2) : strlen(arg + 2);
-        if (length >= sizeof name)
-            length = sizeof name - 1;
-        memcpy(name, arg + 2, length);
-        name[length] = '\0';
-        if (equals)
-            value = equals + 1;
-    } else if (arg[1] == 'v' && strspn(arg + 1, "v") == strlen(arg + 1)) {
-        options->verbose += (int)strlen(arg + 1);
-        return CLI_EXIT_OK;
-    } else if (arg[2] == '\0') {
-        name[0] = arg[1];
-        name[1] = '\0';
-    } else {
-        return cli_batch_usage_error(options, "unknown option '%s'", arg);
-    }
-
-    if (cli_batch_takes_value(options, name)) {
-        if (!value) {
-            if (*index + 1 >= argc)
-                return cli_batch_usage_error(options, "option '%s' needs a value", arg);
-            value = argv[++*index];
-        }
-        return cli_batch_apply_value(options, name, value);
-    }
-    if (value)
-        return cli_batch_usage_error(options, "option '--%s' takes no value", name);
-    int status = cli_batch_apply_flag(options, name);
-    if (status < 0)
-        return cli_batch_usage_error(options, "unknown option '%s'", arg);
-    return status;
-}
-
-static int cli_batch_parse(int argc, char **argv, const char *command,
-                           cli_batch_options *options)
-{
-    memset(options, 0, sizeof *options);
-    options->command = command;
-    options->det_threshold = -1.0f;
-    options->batch = 8;
-    facesim_default_embed_options(&options->embed);
-    options->inputs = argv + 1;
-    bool options_ended = false;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (!options_ended && strcmp(arg, "--") == 0) {
-            options_ended = true;
-        } else if (!options_ended && arg[0] == '-' && arg[1] != '\0') {
-            int status = cli_batch_parse_one(options, argc, argv, &i);
-            if (status != CLI_EXIT_OK)
-                return status;
-            if (options->help)
-                return CLI_EXIT_OK;
-        } else {
-            options->inputs[options->input_count++] = argv[i];
-        }
-    }
-
-    int expected = 1;
-    const char *expected_text = "one pair list LIST";
-    if (strcmp(command, "dirs") == 0 && options->one_ref) {
-        expected_text = "one directory GEN_DIR";
-    } else if (strcmp(command, "dirs") == 0) {
-        expected = 2;
-        expected_text = "two directories REF_DIR and GEN_DIR";
-    }
-    if (options->input_count != expected)
-        return cli_batch_usage_error(options, "expected %s, got %d argument%s", expected_text,
-                                     options->input_count, options->input_count == 1 ? "" : "s");
-    if (options->quiet && options->verbose)
-        return cli_batch_usage_error(options, "--quiet and --verbose cannot be combined");
-    if (options->one_ref && options->prefix_match)
-        return cli_batch_usage_error(options,
-                                     "--one-ref and --prefix-match cannot be combined: with "
-                                     "--one-ref every image in GEN_DIR is compared");
-    return CLI_EXIT_OK;
 }
 
 /* ---- Run state ---- */
@@ -958,9 +581,6 @@ static int cli_batch_execute(cli_batch_run *run)
     return exit_code;
 }
 
-/* Runs `facesim pairs` or `facesim dirs` (command). */
-int cli_batch_main(int argc, char **argv, const char *command);
-
 int cli_batch_main(int argc, char **argv, const char *command)
 {
     cli_batch_options options;
@@ -983,6 +603,8 @@ int cli_batch_main(int argc, char **argv, const char *command)
         int status = fs_pair_list_load(options.inputs[0], &list, &err);
         if (status != FACESIM_OK) {
             fprintf(stderr, "facesim pairs: %s\n", err.message);
+            if (status == FACESIM_ERR_IO)
+                fprintf(stderr, "  Check that the pair list exists and is readable.\n");
             return status == FACESIM_ERR_NO_MEMORY ? CLI_EXIT_INTERNAL : CLI_EXIT_BAD_INPUT;
         }
     } else {

@@ -541,6 +541,42 @@ static void summary_tar_needs_negatives(void **state)
     assert_true(summary.tar[0].far <= 1e-2);
 }
 
+/* Prints the summary of the given rows into a malloc'd string. */
+static char *test_print_summary(const float *scores, const uint8_t *labels, size_t count)
+{
+    fs_job_summary summary;
+    fs_error err;
+    assert_int_equal(fs_job_summarize(scores, labels, count, 0, 0, 0.3, &summary, &err),
+                     FACESIM_OK);
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    assert_non_null(out);
+    fs_job_print_summary(out, &summary);
+    assert_int_equal(fclose(out), 0);
+    return text;
+}
+
+static void summary_text_explains_missing_tar(void **state)
+{
+    (void)state;
+    const float scores[3] = {0.8f, 0.7f, -0.1f};
+
+    /* One negative pair: far fewer than the 100 a FAR of 1e-2 needs. */
+    const uint8_t one_negative[3] = {1, 1, 0};
+    char *text = test_print_summary(scores, one_negative, 3);
+    if (!strstr(text, "not enough pairs (1 negative pair, 100 needed)"))
+        fail_msg("summary lacks the negative-pair count:\n%s", text);
+    free(text);
+
+    /* No same-person pair: the TAR is undefined whatever the negatives. */
+    const uint8_t no_positive[3] = {0, 0, 0};
+    text = test_print_summary(scores, no_positive, 3);
+    if (!strstr(text, "not enough pairs (no same-person pair)"))
+        fail_msg("summary does not say that same-person pairs are missing:\n%s", text);
+    free(text);
+}
+
 /* ---- program: pairs ---- */
 
 static void test_check_all_pairs(const char *pack)
@@ -1043,6 +1079,10 @@ static void usage_errors_exit_2(void **state)
         (const char *const[]){"pairs", "--prefix-match", "x.csv", NULL},
         (const char *const[]){"dirs", "onlyone", NULL},
         (const char *const[]){"merge", NULL},
+        (const char *const[]){"merge", "-v", "a.json", NULL},
+        (const char *const[]){"pairs", "--json", "--jsonl", "x.csv", NULL},
+        (const char *const[]){"dirs", "--one-ref", "a.jpg", "--prefix-match", "gen", NULL},
+        (const char *const[]){"pairs", "--batch", "65", "x.csv", NULL},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         test_run run;
@@ -1052,6 +1092,21 @@ static void usage_errors_exit_2(void **state)
         assert_non_null(strstr(run.err, "--help"));
         test_run_free(&run);
     }
+}
+
+static void pairs_missing_list_exit_4(void **state)
+{
+    (void)state;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/no_such_list.csv", test_work);
+    unlink(path);
+    test_run run;
+    test_run_cli(&run, (const char *const[]){"pairs", path, NULL});
+    test_expect_exit(&run, 4);
+    if (!strstr(run.err, path) || !strstr(run.err, "Check that the pair list exists"))
+        fail_msg("stderr lacks the path or the next step:\n%s", run.err);
+    assert_string_equal(run.out, "");
+    test_run_free(&run);
 }
 
 /* ---- setup ---- */
@@ -1101,6 +1156,7 @@ int main(void)
         cmocka_unit_test(cache_survives_torn_record),
         cmocka_unit_test(cache_rejects_foreign_file),
         cmocka_unit_test(summary_tar_needs_negatives),
+        cmocka_unit_test(summary_text_explains_missing_tar),
     };
     int failed = cmocka_run_group_tests_name("batch library", library_tests, NULL, NULL);
 
@@ -1112,7 +1168,8 @@ int main(void)
                         "the tests through ctest.\n");
         return failed ? 1 : 77;
     }
-    const struct CMUnitTest usage_tests[] = {cmocka_unit_test(usage_errors_exit_2)};
+    const struct CMUnitTest usage_tests[] = {cmocka_unit_test(usage_errors_exit_2),
+                                             cmocka_unit_test(pairs_missing_list_exit_4)};
     failed += cmocka_run_group_tests_name("batch usage", usage_tests, NULL, NULL);
 
     if (shared) {

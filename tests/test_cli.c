@@ -352,6 +352,140 @@ static void usage_error_names_option(void **state)
     test_run_free(&run);
 }
 
+static const char *const test_command_names[] = { "compare", "detect", "embed", "video",
+                                                   "pairs", "dirs", "merge" };
+
+#define TEST_COMMAND_COUNT (sizeof test_command_names / sizeof test_command_names[0])
+
+static void help_lists_every_command(void **state)
+{
+    (void)state;
+    test_run run;
+    test_run_cli(&run, (const char *const[]){ "--help", NULL });
+    test_expect_exit(&run, 0);
+    for (size_t i = 0; i < TEST_COMMAND_COUNT; i++) {
+        char line[64], example[64];
+        snprintf(line, sizeof line, "\n  %s ", test_command_names[i]);
+        snprintf(example, sizeof example, "facesim %s ", test_command_names[i]);
+        if (!strstr(run.out, line))
+            fail_msg("--help has no summary line for '%s':\n%s", test_command_names[i], run.out);
+        if (!strstr(run.out, example))
+            fail_msg("--help has no example of '%s':\n%s", test_command_names[i], run.out);
+    }
+    test_run_free(&run);
+}
+
+static void unknown_command_lists_every_command(void **state)
+{
+    (void)state;
+    test_run run;
+    test_run_cli(&run, (const char *const[]){ "frobnicate", NULL });
+    test_expect_exit(&run, 2);
+    assert_non_null(strstr(run.err, "'frobnicate'"));
+    assert_non_null(strstr(run.err, "facesim --help"));
+    for (size_t i = 0; i < TEST_COMMAND_COUNT; i++)
+        if (!strstr(run.err, test_command_names[i]))
+            fail_msg("the message does not list '%s':\n%s", test_command_names[i], run.err);
+    test_run_free(&run);
+}
+
+/* Each command's --help lists the options it accepts and none it rejects. */
+static void command_help_lists_own_options(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *command;
+        const char *listed[6];
+        const char *absent[4];
+    } cases[] = {
+        { "compare", { "--all-faces", "--select", "--threshold", "--json", "--models" },
+          { "--every", "--shard", "--csv", "--format" } },
+        { "detect", { "--draw", "--save-crops", "--json", "--det-size" },
+          { "--select", "--threshold", "--csv", "--every" } },
+        { "embed", { "--format", "--select", "--aligned", "--max-pixels" },
+          { "--json", "--threshold", "--shard", "--draw" } },
+        { "video", { "--every", "--frames", "--fps", "--csv", "--jsonl", "--threads" },
+          { "--select", "--format", "--shard", "--all-faces" } },
+        { "pairs", { "--shard", "--cache", "--batch", "--select", "--csv", "--no-progress" },
+          { "--prefix-match", "--one-ref", "--every", "--format" } },
+        { "dirs", { "--prefix-match", "--one-ref", "--shard", "--select", "--jsonl" },
+          { "--every", "--format", "--draw", "--all-faces" } },
+        { "merge", { "--output", "--quiet", "--help" },
+          { "--models", "--verbose", "--threads", "--json" } },
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        test_run run;
+        test_run_cli(&run, (const char *const[]){ cases[c].command, "--help", NULL });
+        test_expect_exit(&run, 0);
+        assert_non_null(strstr(run.out, "Exit codes"));
+        for (int i = 0; i < 6 && cases[c].listed[i]; i++)
+            if (!strstr(run.out, cases[c].listed[i]))
+                fail_msg("'%s --help' does not list %s", cases[c].command, cases[c].listed[i]);
+        for (int i = 0; i < 4 && cases[c].absent[i]; i++) {
+            /* Option lines start "      --name" or "  -x, --name"; the prose may
+             * mention other commands' options. */
+            char option[64], with_short[64];
+            snprintf(option, sizeof option, "\n      %s", cases[c].absent[i]);
+            snprintf(with_short, sizeof with_short, ", %s", cases[c].absent[i]);
+            if (strstr(run.out, option) || strstr(run.out, with_short))
+                fail_msg("'%s --help' lists %s, which it rejects", cases[c].command,
+                         cases[c].absent[i]);
+        }
+        test_run_free(&run);
+    }
+}
+
+/* The shared options parse the same way for every command that loads models. */
+static void shared_options_accepted_everywhere(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i + 1 < TEST_COMMAND_COUNT; i++) {
+        const char *command = test_command_names[i]; /* all but merge */
+        test_run run;
+        test_run_cli(&run, (const char *const[]){ command, "--models", "/nonexistent",
+                                                   "--det-size", "320", "--det-thresh=0.4",
+                                                   "--threads", "1", "--max-pixels", "1000000",
+                                                   "-o", "out.txt", "-vv", "--help", NULL });
+        if (run.exit_code != 0)
+            fail_msg("'%s' rejected a shared option: exit %d, stderr:\n%s", command,
+                     run.exit_code, run.err);
+        test_run_free(&run);
+    }
+}
+
+static void option_of_other_command_rejected(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *args[5];
+        const char *message;
+    } cases[] = {
+        { { "video", "--select", "score", "a.jpg", "b.mp4" },
+          "facesim video: option '--select' does not apply to 'video'" },
+        { { "pairs", "--every", "2", "list.csv", NULL },
+          "facesim pairs: unknown option '--every'" },
+        { { "merge", "--models", "pack", "a.json", NULL },
+          "facesim merge: option '--models' does not apply to 'merge'" },
+        { { "compare", "--shard", "1/2", "a.jpg", "b.jpg" },
+          "facesim compare: unknown option '--shard'" },
+        { { "pairs", "--json", "--csv", "list.csv", NULL },
+          "facesim pairs: --json, --csv and --jsonl cannot be combined" },
+        { { "pairs", "--threads", "300", "list.csv", NULL },
+          "facesim pairs: invalid --threads '300': expected 0 (all cores) to 256" },
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const char *args[6] = { 0 };
+        memcpy(args, cases[c].args, sizeof cases[c].args);
+        test_run run;
+        test_run_cli(&run, args);
+        test_expect_exit(&run, 2);
+        if (!strstr(run.err, cases[c].message))
+            fail_msg("case %zu: stderr lacks \"%s\":\n%s", c, cases[c].message, run.err);
+        assert_string_equal(run.out, "");
+        test_run_free(&run);
+    }
+}
+
 static void help_and_version(void **state)
 {
     test_run run;
@@ -851,6 +985,11 @@ int main(void)
         cmocka_unit_test(usage_errors_exit_2),
         cmocka_unit_test(usage_error_names_option),
         cmocka_unit_test(help_and_version),
+        cmocka_unit_test(help_lists_every_command),
+        cmocka_unit_test(unknown_command_lists_every_command),
+        cmocka_unit_test(command_help_lists_own_options),
+        cmocka_unit_test(shared_options_accepted_everywhere),
+        cmocka_unit_test(option_of_other_command_rejected),
         cmocka_unit_test(missing_models_exit_5),
     };
     int failed = cmocka_run_group_tests_name("cli usage", usage_tests, NULL, NULL);

@@ -1163,6 +1163,17 @@ static void cli_bad_inputs_exit_codes(void **state)
         test_run_free(&run);
     }
 
+    /* The video given first: the reference fails to decode and the error suggests swapping. */
+    {
+        test_run run = { 0 };
+        const char *swapped[] = { test_ab_video, test_face("a02.jpg"), NULL };
+        test_run_cli(&run, swapped);
+        test_expect_exit(&run, 4);
+        if (!strstr(run.err, test_ab_video) || !strstr(run.err, "swap the arguments"))
+            fail_msg("stderr lacks the video path or the hint to swap:\n%s", run.err);
+        test_run_free(&run);
+    }
+
     /* Usage errors. */
     static const char *const usage[][5] = {
         { "--every", "0", "a.jpg", "b.mp4", NULL },
@@ -1173,6 +1184,8 @@ static void cli_bad_inputs_exit_codes(void **state)
         { "b.mp4", NULL },
         { "--no-ref", "a.jpg", "b.mp4", NULL },
         { "--bogus", "a.jpg", "b.mp4", NULL },
+        { "--select", "score", "a.jpg", "b.mp4", NULL },
+        { "--json", "--jsonl", "a.jpg", "b.mp4", NULL },
     };
     for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++) {
         test_run run = { 0 };
