@@ -548,6 +548,85 @@ static void residual_add_fuses_into_conv(void **state)
     free(w1), free(b1), free(w2), free(b2), free(input), free(first), free(expected);
 }
 
+/* y = activation(Conv2(Conv1(x)) + Conv1(x)), activation Relu or Clip: the Add and the
+ * activation after it both fuse into Conv2. With keep_sum_output the Add's result is a
+ * graph output too, so the activation must stay a separate step. */
+static void check_activation_after_residual(const char *op_type, bool keep_sum_output)
+{
+    const int64_t channels = 4, height = 5, width = 5;
+    fs_graph *graph = new_graph("residual_act.onnx");
+    int64_t dims[4] = {1, channels, height, width};
+    int x = add_input(graph, "x", 4, dims);
+    int a = add_value(graph, "a"), b = add_value(graph, "b"), sum = add_value(graph, "sum");
+    int y = add_value(graph, "y");
+    float *w1, *b1, *w2, *b2;
+    add_conv3x3(graph, "conv1", x, channels, channels, a, &w1, &b1);
+    add_conv3x3(graph, "conv2", a, channels, channels, b, &w2, &b2);
+    add_node(graph, "add", "Add", (int[]){b, a}, 2, sum);
+    float low = -0.2f, high = 0.6f;
+    int64_t scalar_dims[1] = {0};
+    if (strcmp(op_type, "Clip") == 0) {
+        int bounds[2] = {add_constant(graph, "low", FS_DTYPE_FLOAT, 0, scalar_dims, &low),
+                         add_constant(graph, "high", FS_DTYPE_FLOAT, 0, scalar_dims, &high)};
+        add_node(graph, "activation", "Clip", (int[]){sum, bounds[0], bounds[1]}, 3, y);
+    } else {
+        add_node(graph, "activation", op_type, (int[]){sum}, 1, y);
+    }
+    add_output(graph, y);
+    if (keep_sum_output)
+        add_output(graph, sum);
+
+    int64_t count = channels * height * width;
+    float *input = random_floats(count, -1, 1);
+    float *first = malloc((size_t)count * sizeof *first);
+    float *expected = malloc((size_t)count * sizeof *expected);
+    reference_conv3x3(input, w1, b1, 1, channels, channels, height, width, first);
+    reference_conv3x3(first, w2, b2, 1, channels, channels, height, width, expected);
+    int negative = 0, above = 0;
+    for (int64_t i = 0; i < count; i++) {
+        float value = expected[i] + first[i];
+        negative += value < low;
+        above += value > high;
+        if (strcmp(op_type, "Relu") == 0)
+            value = value > 0 ? value : 0;
+        else
+            value = value < low ? low : (value > high ? high : value);
+        expected[i] = value;
+    }
+    /* The data must reach both sides of the activation, or the check proves nothing. */
+    assert_true(negative > 0);
+    assert_true(strcmp(op_type, "Relu") == 0 || above > 0);
+
+    fs_engine *engine = load_graph(graph);
+    fs_tensor_data result = run_one(engine, float_tensor(4, dims, input));
+    const fs_plan *plan = fs_engine_current_plan(engine);
+    assert_int_equal(count_steps(plan, FS_STEP_OP, "Add"), 0);
+    assert_int_equal(count_steps(plan, FS_STEP_OP, "Conv"), 2);
+    assert_int_equal(count_steps(plan, FS_STEP_OP, op_type), keep_sum_output ? 1 : 0);
+    assert_int_equal(plan->graph->nodes[1].fused_sum, a);
+    int expected_kind = strcmp(op_type, "Relu") == 0 ? FS_ACTIVATION_RELU : FS_ACTIVATION_CLIP;
+    assert_int_equal(plan->graph->nodes[1].fused_sum_activation,
+                     keep_sum_output ? FS_ACTIVATION_NONE : expected_kind);
+    assert_close(result.data, expected, count);
+    fs_engine_free(engine);
+    free(w1), free(b1), free(w2), free(b2), free(input), free(first), free(expected);
+}
+
+static void relu_after_residual_add_fuses(void **state)
+{
+    check_activation_after_residual("Relu", false);
+}
+
+static void clip_after_residual_add_fuses(void **state)
+{
+    check_activation_after_residual("Clip", false);
+}
+
+static void relu_after_residual_output_stays(void **state)
+{
+    check_activation_after_residual("Relu", true);
+}
+
 /* y = Conv(x) + x with x a plain graph input: the fused sum reads a plain operand while
  * the Conv writes NHWC. */
 static void residual_add_of_graph_input(void **state)
@@ -940,6 +1019,9 @@ int main(void)
         cmocka_unit_test(clip_fuses_into_conv),
         cmocka_unit_test(prelu_fuses_into_conv),
         cmocka_unit_test(residual_add_fuses_into_conv),
+        cmocka_unit_test(relu_after_residual_add_fuses),
+        cmocka_unit_test(clip_after_residual_add_fuses),
+        cmocka_unit_test(relu_after_residual_output_stays),
         cmocka_unit_test(residual_add_of_graph_input),
         cmocka_unit_test(layout_conversion_before_plain_op),
         cmocka_unit_test(nhwc_to_nchw_matches_reference),

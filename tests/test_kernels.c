@@ -144,18 +144,20 @@ typedef struct conv_params {
     int activation;
     bool per_channel_slope;
     bool sum, sum_nhwc;
+    int sum_activation; /* after the sum: FS_ACTIVATION_NONE, _RELU or _CLIP */
 } conv_params;
 
 static void conv_describe(const conv_params *p, char *text, size_t size)
 {
     snprintf(text, size,
              "conv %dD n%d c%d->%d g%d in %dx%d k%dx%d s%dx%d d%dx%d pads %d,%d,%d,%d %s "
-             "bias %d runtime_w %d nhwc %d act %d per_channel %d sum %d sum_nhwc %d",
+             "bias %d runtime_w %d nhwc %d act %d per_channel %d sum %d sum_nhwc %d "
+             "sum_act %d",
              p->spatial, p->batch, p->channels, p->out_channels, p->groups, p->in_h, p->in_w,
              p->kernel_h, p->kernel_w, p->stride_h, p->stride_w, p->dilation_h, p->dilation_w,
              p->pads[0], p->pads[1], p->pads[2], p->pads[3], auto_pad_names[p->auto_pad],
              p->bias, p->runtime_weights, p->nhwc, p->activation, p->per_channel_slope, p->sum,
-             p->sum_nhwc);
+             p->sum_nhwc, p->sum_activation);
 }
 
 /* Draws conv parameters until the geometry is valid and the reference cost is small. */
@@ -216,6 +218,8 @@ static void conv_random_params(conv_params *p)
         p->per_channel_slope = rng_chance(0.7);
         p->sum = rng_chance(0.4);
         p->sum_nhwc = p->spatial == 2 && rng_chance(0.5);
+        p->sum_activation = p->sum ? rng_int(FS_ACTIVATION_NONE, FS_ACTIVATION_CLIP)
+                                   : FS_ACTIVATION_NONE;
         return;
     }
 }
@@ -303,6 +307,9 @@ static int conv_build(kernel_case *kc, const conv_params *p, const conv_data *d)
         kc->fused_sum = kernel_case_value(kc, d->rank, d->out_dims, d->sum, false, false);
         kernel_case_set_layout(kc, kc->fused_sum,
                                p->sum_nhwc ? FS_LAYOUT_NHWC : FS_LAYOUT_PLAIN);
+        kc->fused_sum_activation = p->sum_activation;
+        kc->fused_sum_min = -0.2f;
+        kc->fused_sum_max = 0.5f;
     }
     return x;
 }
@@ -321,8 +328,9 @@ static void conv_reference(const conv_params *p, const conv_data *d, float *ref)
         .kind = p->activation, .min = -0.3f, .max = 0.4f, .slope = d->slope,
         .slope_count = p->per_channel_slope ? p->out_channels : 1,
     };
+    fs_ref_activation sum_activation = { .kind = p->sum_activation, .min = -0.2f, .max = 0.5f };
     fs_ref_conv(&shape, d->x, d->w, p->bias ? d->b : NULL, p->sum ? d->sum : NULL, &activation,
-                ref);
+                &sum_activation, ref);
 }
 
 static void conv_random_shapes_match_reference(void **state)
@@ -401,17 +409,21 @@ static void conv_replan_reads_packed_weights(void **state)
 }
 
 /* A 1x1 kernel with padding makes oneDNN 2.6 pick its gemm-based convolution, whose binary
- * post-op is wrong with an NHWC destination; Conv must still add the fused sum correctly. */
+ * post-op is wrong with an NHWC destination; Conv must still add the fused sum correctly,
+ * and apply the activation after the sum. */
 static void conv_1x1_padded_with_sum(void **state)
 {
     rng_seed();
-    for (int sum_nhwc = 0; sum_nhwc < 2; sum_nhwc++) {
+    for (int variant = 0; variant < 6; variant++) {
+        bool sum_nhwc = variant % 2 == 1;
+        int sum_activation = variant / 2; /* none, Relu, Clip */
         conv_params p = {
             .spatial = 2, .batch = 2, .channels = 4, .out_channels = 6, .groups = 1,
             .in_h = 3, .in_w = 5, .kernel_h = 1, .kernel_w = 1, .stride_h = 1, .stride_w = 1,
             .dilation_h = 1, .dilation_w = 1, .pads = { 0, 1, 1, 0 }, .auto_pad = PAD_NOTSET,
             .out_h = 4, .out_w = 6, .bias = true, .nhwc = true,
             .activation = FS_ACTIVATION_RELU, .sum = true, .sum_nhwc = sum_nhwc,
+            .sum_activation = sum_activation,
         };
         conv_data d;
         conv_make_data(&p, &d);
@@ -422,6 +434,42 @@ static void conv_1x1_padded_with_sum(void **state)
         float *ref = malloc((size_t)d.out_count * sizeof *ref);
         conv_reference(&p, &d, ref);
         expect_close(kc->output, ref, d.out_count, "padded 1x1 conv with sum");
+        free(ref);
+        kernel_case_free(kc);
+        conv_free_data(&d);
+    }
+}
+
+/* The same eltwise algorithm before and after the sum with other bounds or slopes: Clip
+ * then Clip, and a single-slope PRelu (a leaky Relu) then Relu. oneDNN 2.6 applied the first
+ * one's parameters to both when they shared one post-op chain. */
+static void conv_same_activation_around_sum(void **state)
+{
+    rng_seed();
+    static const int pairs[][2] = {
+        { FS_ACTIVATION_CLIP, FS_ACTIVATION_CLIP },
+        { FS_ACTIVATION_PRELU, FS_ACTIVATION_RELU },
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        conv_params p = {
+            .spatial = 2, .batch = 1, .channels = 15, .out_channels = 18, .groups = 1,
+            .in_h = 13, .in_w = 12, .kernel_h = 3, .kernel_w = 3, .stride_h = 1, .stride_w = 1,
+            .dilation_h = 1, .dilation_w = 1, .pads = { 1, 1, 1, 1 }, .auto_pad = PAD_NOTSET,
+            .out_h = 13, .out_w = 12, .bias = true, .nhwc = true,
+            .activation = pairs[i][0], .per_channel_slope = false,
+            .sum = true, .sum_nhwc = true, .sum_activation = pairs[i][1],
+        };
+        char case_name[512];
+        conv_describe(&p, case_name, sizeof case_name);
+        conv_data d;
+        conv_make_data(&p, &d);
+        kernel_case *kc = kernel_case_create("Conv");
+        conv_build(kc, &p, &d);
+        expect_run_ok(kc, case_name);
+        float *ref = malloc((size_t)d.out_count * sizeof *ref);
+        assert_non_null(ref);
+        conv_reference(&p, &d, ref);
+        expect_close(kc->output, ref, d.out_count, case_name);
         free(ref);
         kernel_case_free(kc);
         conv_free_data(&d);
@@ -992,6 +1040,7 @@ int main(void)
         cmocka_unit_test(conv_random_shapes_match_reference),
         cmocka_unit_test(conv_replan_reads_packed_weights),
         cmocka_unit_test(conv_1x1_padded_with_sum),
+        cmocka_unit_test(conv_same_activation_around_sum),
         cmocka_unit_test(conv_constant_input_writes_plain),
         cmocka_unit_test(conv_rejects_3d),
         cmocka_unit_test(conv_rejects_bad_group),

@@ -3,9 +3,9 @@
  * into Conv (and BatchNormalization into Gemm). See passes.h for the contracts.
  *
  * The Conv op (ops/conv.c) applies, in this order, the convolution with bias, the fused
- * activation (fused_activation, fused_min/max, fused_slope), then the residual sum
- * (fused_sum). So Conv -> Relu -> Add fuses completely. In Conv -> Add -> Relu only the
- * Add fuses, because the graph has no field for an activation after the sum.
+ * activation (fused_activation, fused_min/max, fused_slope), the residual sum (fused_sum),
+ * then the activation after the sum (fused_sum_activation, fused_sum_min/max). So both
+ * Conv -> Relu -> Add and Conv -> Add -> Relu fuse completely.
  */
 #include <float.h>
 #include <math.h>
@@ -380,7 +380,9 @@ int fs_pass_fold_batch_norm(fs_graph *graph, fs_graph *owner, fs_error *err)
 }
 
 /* Reads a Clip node's bounds when they are constants (attributes before opset 11, optional
- * scalar inputs from opset 11). Returns false when a bound is not a float constant. */
+ * scalar inputs from opset 11). Returns false when a bound is not a float constant.
+ * Callers do not fuse a Clip whose min exceeds its max: ONNX then yields max everywhere,
+ * and oneDNN documents its clip (dev_guide_eltwise) only for min <= max. */
 static bool fuse_clip_bounds(const fs_graph *graph, const fs_node *clip, float *low,
                              float *high)
 {
@@ -468,7 +470,7 @@ int fs_pass_fuse_activations(fs_graph *graph, fs_error *err)
             conv->fused_activation = FS_ACTIVATION_RELU;
         } else if (clip) {
             float low, high;
-            if (!fuse_clip_bounds(graph, activation, &low, &high))
+            if (!fuse_clip_bounds(graph, activation, &low, &high) || low > high)
                 continue;
             conv->fused_activation = FS_ACTIVATION_CLIP;
             conv->fused_min = low;
@@ -527,6 +529,34 @@ static bool fuse_residual_candidate(const fs_graph *graph, int add_index, int op
     return true;
 }
 
+/* Fuses a Relu or a Clip with constant bounds that is the only reader of the output of
+ * Conv conv_index, which already has a fused sum, as the activation after that sum. */
+static void fuse_activation_after_sum(fs_graph *graph, int conv_index)
+{
+    int output = graph->nodes[conv_index].outputs[0];
+    int reader = fuse_single_reader(graph, output);
+    if (reader < 0)
+        return;
+    fs_node *activation = &graph->nodes[reader];
+    if (activation->n_outputs != 1 || activation->inputs[0] != output)
+        return;
+    fs_node *conv = &graph->nodes[conv_index];
+    if (strcmp(activation->op_type, "Relu") == 0) {
+        conv->fused_sum_activation = FS_ACTIVATION_RELU;
+    } else if (strcmp(activation->op_type, "Clip") == 0) {
+        float low, high;
+        if (!fuse_clip_bounds(graph, activation, &low, &high) || low > high)
+            return;
+        conv->fused_sum_activation = FS_ACTIVATION_CLIP;
+        conv->fused_sum_min = low;
+        conv->fused_sum_max = high;
+    } else {
+        return;
+    }
+    conv->outputs[0] = activation->outputs[0];
+    activation->removed = true;
+}
+
 int fs_pass_fuse_residual_add(fs_graph *graph, fs_error *err)
 {
     for (int i = 0; i < graph->n_nodes; i++) {
@@ -553,6 +583,7 @@ int fs_pass_fuse_residual_add(fs_graph *graph, fs_error *err)
         conv->fused_sum = sum_value;
         conv->outputs[0] = add->outputs[0];
         add->removed = true;
+        fuse_activation_after_sum(graph, conv_index);
     }
     (void)err;
     return FACESIM_OK;

@@ -260,6 +260,9 @@ fs_graph *fs_graph_clone(const fs_graph *graph, bool share_constants)
         to->fused_min = from->fused_min;
         to->fused_max = from->fused_max;
         to->fused_sum = from->fused_sum;
+        to->fused_sum_activation = from->fused_sum_activation;
+        to->fused_sum_min = from->fused_sum_min;
+        to->fused_sum_max = from->fused_sum_max;
         if (!to->domain)
             goto fail;
         if (from->n_attrs > 0) {

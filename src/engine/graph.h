@@ -92,6 +92,9 @@ typedef struct fs_node {
     int fused_slope;      /* PRelu slope value index, -1 if none */
     float fused_min, fused_max; /* Clip bounds when fused */
     int fused_sum;        /* value index added to the output (residual Add), -1 if none */
+    int fused_sum_activation;           /* fs_activation_kind applied after fused_sum: Relu
+                                           or Clip, 0 for none */
+    float fused_sum_min, fused_sum_max; /* its Clip bounds */
 } fs_node;
 
 typedef struct fs_graph {

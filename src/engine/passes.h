@@ -45,7 +45,9 @@ int fs_pass_fuse_activations(fs_graph *graph, fs_error *err);
 /*
  * Plan time, shapes known: fuses Add(conv_output, other) into the Conv as a sum post-op
  * (node->fused_sum = other) when conv_output is read by the Add only, other is a runtime
- * float tensor of exactly the Add's shape, and other is ready before the Conv runs.
+ * float tensor of exactly the Add's shape, and other is ready before the Conv runs. A Relu
+ * or a Clip with constant bounds that is the only reader of the Add's output then fuses
+ * too, as node->fused_sum_activation.
  */
 int fs_pass_fuse_residual_add(fs_graph *graph, fs_error *err);
 

@@ -4,7 +4,8 @@
  * Building a plan (plan.c) runs these steps on a clone of the engine's optimised graph:
  *   1. infer.c        set the input shapes, rewrite batch-pinned Reshapes, infer every
  *                     shape node by node and fold nodes whose inputs are all constants;
- *   2. fuse.c         fuse residual Adds into Convs and drop nodes that reach no output;
+ *   2. fuse.c         fuse residual Adds, and a Relu or Clip after them, into Convs and
+ *                     drop nodes that reach no output;
  *   3. layout.c       walk the nodes in order, let each op accept or reject NHWC inputs
  *                     (inserting NHWC -> plain conversion steps), prepare its kernels and
  *                     record the step list;

@@ -281,6 +281,9 @@ int kernel_case_run(kernel_case *kc, fs_error *err)
     node->fused_max = kc->fused_max;
     node->fused_slope = kc->fused_slope;
     node->fused_sum = kc->fused_sum;
+    node->fused_sum_activation = kc->fused_sum_activation;
+    node->fused_sum_min = kc->fused_sum_min;
+    node->fused_sum_max = kc->fused_sum_max;
 
     if ((code = kc->op->infer(kc->graph, node, err)) != FACESIM_OK)
         return code;

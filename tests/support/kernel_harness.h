@@ -49,6 +49,8 @@ typedef struct kernel_case {
     float fused_min, fused_max;
     int fused_slope;
     int fused_sum;
+    int fused_sum_activation;
+    float fused_sum_min, fused_sum_max;
 
     fs_dnnl *dnnl;
     fs_weight_cache *weights;

@@ -13,12 +13,14 @@
  * the engine's weight cache.
  *
  * Fusion: the engine's fusion pass may set node->fused_activation (Relu, Clip, or PRelu
- * with one slope or one per channel) and node->fused_sum (a tensor shaped like the
- * output, added to it: a residual Add). They apply in this order:
- *     output = activation(conv(input) + bias) + fused_sum
- * so a Conv -> Relu -> Add chain fuses, and in Conv -> Add -> Relu only the Add does.
- * They run as oneDNN post-ops, except a per-channel PRelu and any sum after it, which run
- * as in-place oneDNN steps after the convolution (see conv_append_activation).
+ * with one slope or one per channel), node->fused_sum (a tensor shaped like the output,
+ * added to it: a residual Add) and node->fused_sum_activation (Relu or Clip after that
+ * sum). They apply in this order:
+ *     output = sum_activation(activation(conv(input) + bias) + fused_sum)
+ * so both Conv -> Relu -> Add and Conv -> Add -> Relu chains fuse. They run as oneDNN
+ * post-ops, except a per-channel PRelu and any sum after it, which run as in-place oneDNN
+ * steps after the convolution (see conv_append_activation). The activation after the sum
+ * is then a post-op of that separate add.
  * NOTE: the fused_sum tensor must not share memory with the output. That aliasing is
  * untested with oneDNN's kernels.
  */
@@ -319,13 +321,14 @@ static void conv_add_arg(conv_state *state, int arg, dnnl_memory_t memory)
     state->args[state->n_args++] = (dnnl_exec_arg_t){ arg, memory };
 }
 
-/* Creates step's primitive for op_desc; the caller has filled every argument but the
- * scratchpad. Raises *scratch_bytes to what the step needs. */
+/* Creates step's primitive for op_desc with attr (may be NULL); the caller has filled every
+ * argument but the scratchpad. Raises *scratch_bytes to what the step needs. */
 static int conv_step_create(fs_run_ctx *ctx, const fs_node *node, const void *op_desc,
-                            conv_step *step, size_t *scratch_bytes, fs_error *err)
+                            const_dnnl_primitive_attr_t attr, conv_step *step,
+                            size_t *scratch_bytes, fs_error *err)
 {
     size_t bytes = 0;
-    int code = fs_dnnl_primitive_create(ctx->dnnl, op_desc, NULL, node->name, &step->pd,
+    int code = fs_dnnl_primitive_create(ctx->dnnl, op_desc, attr, node->name, &step->pd,
                                         &step->primitive, &bytes, err);
     if (code != FACESIM_OK || bytes == 0)
         return code;
@@ -444,10 +447,103 @@ static int conv_append_activation(fs_run_ctx *ctx, const fs_node *node, const co
     }
 }
 
+/* The oneDNN eltwise algorithm and parameters of the activation after the fused sum;
+ * *algorithm is dnnl_alg_kind_undef when there is none. */
+static int conv_sum_activation_params(const fs_node *node, dnnl_alg_kind_t *algorithm,
+                                      float *alpha, float *beta, fs_error *err)
+{
+    *algorithm = dnnl_alg_kind_undef;
+    *alpha = 0.0f;
+    *beta = 0.0f;
+    switch (node->fused_sum_activation) {
+    case FS_ACTIVATION_NONE:
+        return FACESIM_OK;
+    case FS_ACTIVATION_RELU:
+        *algorithm = dnnl_eltwise_relu;
+        return FACESIM_OK;
+    case FS_ACTIVATION_CLIP:
+        *algorithm = dnnl_eltwise_clip;
+        *alpha = node->fused_sum_min;
+        *beta = node->fused_sum_max;
+        return FACESIM_OK;
+    default:
+        return CONV_FAIL(err, FACESIM_ERR_INTERNAL, node,
+                         "fused activation kind %d after the sum is not one Conv can apply",
+                         node->fused_sum_activation);
+    }
+}
+
+/* Appends the activation after the fused sum (Relu or Clip), if any, as an eltwise
+ * post-op. */
+static int conv_append_sum_activation(const fs_node *node, dnnl_post_ops_t post_ops,
+                                      fs_error *err)
+{
+    dnnl_alg_kind_t algorithm;
+    float alpha, beta;
+    int code = conv_sum_activation_params(node, &algorithm, &alpha, &beta, err);
+    if (code != FACESIM_OK || algorithm == dnnl_alg_kind_undef)
+        return code;
+    return fs_dnnl_check(dnnl_post_ops_append_eltwise(post_ops, 1.0f, algorithm, alpha, beta),
+                         "dnnl_post_ops_append_eltwise", node->name, err);
+}
+
 /*
- * Builds the post-ops: [activation], then [binary add of fused_sum]. The sum is a
- * post-op only when sum_as_post_op is set and the activation is a post-op too. Otherwise
- * it runs as a separate step after the activation (*separate_sum).
+ * Returns whether the activation after the sum must not share post_ops (which holds the
+ * activation before the sum) with it. oneDNN 2.6's convolutions can apply a second eltwise
+ * post-op of the same algorithm with the first one's alpha and beta: Clip then Clip, or a
+ * leaky Relu then Relu, gave wrong results in the random cases of tests/test_kernels.c
+ * (all with an NHWC sum). Such a pair runs the sum and the second activation as a separate
+ * add step instead.
+ */
+static bool conv_sum_activation_conflicts(const fs_node *node, const_dnnl_post_ops_t post_ops)
+{
+    dnnl_alg_kind_t after;
+    float after_alpha, after_beta;
+    if (conv_sum_activation_params(node, &after, &after_alpha, &after_beta, NULL) !=
+            FACESIM_OK || after == dnnl_alg_kind_undef)
+        return false;
+    for (int i = 0; i < dnnl_post_ops_len(post_ops); i++) {
+        if (dnnl_post_ops_get_kind(post_ops, i) != dnnl_eltwise)
+            continue;
+        float scale, alpha, beta;
+        dnnl_alg_kind_t before;
+        if (dnnl_post_ops_get_params_eltwise(post_ops, i, &scale, &before, &alpha, &beta) !=
+            dnnl_success)
+            return true;
+        if (before == after && (alpha != after_alpha || beta != after_beta))
+            return true;
+    }
+    return false;
+}
+
+/* Creates *attr_out holding post_ops, or leaves it NULL when post_ops is empty. */
+static int conv_attr_from_post_ops(const fs_node *node, const_dnnl_post_ops_t post_ops,
+                                   dnnl_primitive_attr_t *attr_out, fs_error *err)
+{
+    *attr_out = NULL;
+    if (dnnl_post_ops_len(post_ops) == 0)
+        return FACESIM_OK;
+    dnnl_primitive_attr_t attr = NULL;
+    int code = fs_dnnl_check(dnnl_primitive_attr_create(&attr), "dnnl_primitive_attr_create",
+                             node->name, err);
+    if (code == FACESIM_OK)
+        code = fs_dnnl_check(dnnl_primitive_attr_set_post_ops(attr, post_ops),
+                             "dnnl_primitive_attr_set_post_ops", node->name, err);
+    if (code != FACESIM_OK) {
+        if (attr)
+            dnnl_primitive_attr_destroy(attr);
+        return code;
+    }
+    *attr_out = attr;
+    return FACESIM_OK;
+}
+
+/*
+ * Builds the post-ops: [activation], then [binary add of fused_sum], then [activation
+ * after the sum]. The sum is a post-op only when sum_as_post_op is set, the activation is
+ * a post-op too and the two activations do not conflict (conv_sum_activation_conflicts).
+ * Otherwise the sum runs, with the activation after it, as a separate step after the
+ * convolution (*separate_sum).
  */
 static int conv_make_attr(fs_run_ctx *ctx, const fs_node *node, const conv_geometry *g,
                           const dnnl_memory_desc_t *dst_desc, bool sum_as_post_op,
@@ -465,7 +561,8 @@ static int conv_make_attr(fs_run_ctx *ctx, const fs_node *node, const conv_geome
         code = conv_append_activation(ctx, node, g, post_ops, state, separate_prelu, err);
 
     if (code == FACESIM_OK && node->fused_sum >= 0) {
-        *separate_sum = !sum_as_post_op || *separate_prelu;
+        *separate_sum = !sum_as_post_op || *separate_prelu ||
+                        conv_sum_activation_conflicts(node, post_ops);
         int index = dnnl_post_ops_len(post_ops);
         dnnl_memory_desc_t sum_desc;
         code = conv_sum_desc(ctx, node, g, dst_desc, &sum_desc, err);
@@ -478,22 +575,19 @@ static int conv_make_attr(fs_run_ctx *ctx, const fs_node *node, const conv_geome
         if (code == FACESIM_OK && !*separate_sum)
             conv_add_arg(state, DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1,
                          state->sum);
+        if (code == FACESIM_OK && !*separate_sum)
+            code = conv_append_sum_activation(node, post_ops, err);
+    } else if (code == FACESIM_OK && node->fused_sum_activation != FS_ACTIVATION_NONE) {
+        code = CONV_FAIL(err, FACESIM_ERR_INTERNAL, node, "%s",
+                         "an activation after the sum is fused, but no sum is");
     }
 
-    if (code == FACESIM_OK && dnnl_post_ops_len(post_ops) > 0) {
-        code = fs_dnnl_check(dnnl_primitive_attr_create(&attr), "dnnl_primitive_attr_create",
-                             node->name, err);
-        if (code == FACESIM_OK)
-            code = fs_dnnl_check(dnnl_primitive_attr_set_post_ops(attr, post_ops),
-                                 "dnnl_primitive_attr_set_post_ops", node->name, err);
-    }
+    if (code == FACESIM_OK)
+        code = conv_attr_from_post_ops(node, post_ops, &attr, err);
     if (post_ops)
         dnnl_post_ops_destroy(post_ops);
-    if (code != FACESIM_OK) {
-        if (attr)
-            dnnl_primitive_attr_destroy(attr);
+    if (code != FACESIM_OK)
         return code;
-    }
     *attr_out = attr;
     return FACESIM_OK;
 }
@@ -519,10 +613,11 @@ static int conv_create_prelu(fs_run_ctx *ctx, const fs_node *node, const conv_ge
     step->args[step->n_args++] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, state->dst };
     step->args[step->n_args++] = (dnnl_exec_arg_t){ DNNL_ARG_WEIGHTS, state->slope };
     step->args[step->n_args++] = (dnnl_exec_arg_t){ DNNL_ARG_DST, state->dst };
-    return conv_step_create(ctx, node, &desc, step, scratch_bytes, err);
+    return conv_step_create(ctx, node, &desc, NULL, step, scratch_bytes, err);
 }
 
-/* Creates the in-place add output += fused sum. */
+/* Creates the in-place add output += fused sum, followed by the activation after the sum
+ * as a post-op of the add. */
 static int conv_create_add(fs_run_ctx *ctx, const fs_node *node, const dnnl_memory_desc_t *dst_desc,
                            conv_state *state, size_t *scratch_bytes, fs_error *err)
 {
@@ -534,11 +629,26 @@ static int conv_create_add(fs_run_ctx *ctx, const fs_node *node, const dnnl_memo
                              "dnnl_binary_desc_init", node->name, err);
     if (code != FACESIM_OK)
         return code;
+    dnnl_post_ops_t post_ops = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    code = fs_dnnl_check(dnnl_post_ops_create(&post_ops), "dnnl_post_ops_create", node->name,
+                         err);
+    if (code == FACESIM_OK)
+        code = conv_append_sum_activation(node, post_ops, err);
+    if (code == FACESIM_OK)
+        code = conv_attr_from_post_ops(node, post_ops, &attr, err);
+    if (post_ops)
+        dnnl_post_ops_destroy(post_ops);
+    if (code != FACESIM_OK)
+        return code;
     conv_step *step = &state->add_step;
     step->args[step->n_args++] = (dnnl_exec_arg_t){ DNNL_ARG_SRC_0, state->dst };
     step->args[step->n_args++] = (dnnl_exec_arg_t){ DNNL_ARG_SRC_1, state->sum };
     step->args[step->n_args++] = (dnnl_exec_arg_t){ DNNL_ARG_DST, state->dst };
-    return conv_step_create(ctx, node, &desc, step, scratch_bytes, err);
+    code = conv_step_create(ctx, node, &desc, attr, step, scratch_bytes, err);
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
+    return code;
 }
 
 /* Weight descriptor in ONNX order: [O, I/G, KH, KW], or [G, O/G, I/G, KH, KW] with groups. */

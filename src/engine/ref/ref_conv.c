@@ -26,7 +26,7 @@ double fs_ref_activate(const fs_ref_activation *activation, int channel, double 
 
 void fs_ref_conv(const fs_ref_conv_shape *shape, const float *src, const float *weights,
                  const float *bias, const float *sum, const fs_ref_activation *activation,
-                 float *dst)
+                 const fs_ref_activation *sum_activation, float *dst)
 {
     const fs_ref_conv_shape *s = shape;
     int in_per_group = s->in_channels / s->groups;
@@ -66,6 +66,7 @@ void fs_ref_conv(const fs_ref_conv_shape *shape, const float *src, const float *
                     acc = fs_ref_activate(activation, oc, acc);
                     if (sum)
                         acc += sum[at];
+                    acc = fs_ref_activate(sum_activation, oc, acc);
                     dst[at] = (float)acc;
                 }
             }

@@ -37,13 +37,14 @@ typedef struct fs_ref_conv_shape {
 } fs_ref_conv_shape;
 
 /*
- * Computes dst = activation(conv(src, weights) + bias) + sum, all NCHW, in the order the
- * Conv op applies its fused post-ops. weights is [out_channels, in_channels / groups,
- * kernel_height, kernel_width]; bias ([out_channels]) and sum (shaped like dst) may be NULL.
+ * Computes dst = sum_activation(activation(conv(src, weights) + bias) + sum), all NCHW, in
+ * the order the Conv op applies its fused post-ops. weights is [out_channels, in_channels /
+ * groups, kernel_height, kernel_width]. bias ([out_channels]), sum (shaped like dst) and
+ * both activations may be NULL.
  */
 void fs_ref_conv(const fs_ref_conv_shape *shape, const float *src, const float *weights,
                  const float *bias, const float *sum, const fs_ref_activation *activation,
-                 float *dst);
+                 const fs_ref_activation *sum_activation, float *dst);
 
 typedef enum fs_ref_pool_kind {
     FS_REF_POOL_MAX = 0,
