@@ -10,7 +10,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -31,6 +30,9 @@
 #include "eval/cache.h"
 #include "eval/job.h"
 #include "eval/pair_list.h"
+#include "support/cli_run.h"
+#include "support/data_files.h"
+#include "support/pack_links.h"
 
 #define TEST_MAX_PHOTOS 64
 #define TEST_MAX_ROWS 4096
@@ -45,32 +47,6 @@ static char test_all_pairs[4200];  /* labelled CSV of all 406 pairs, absolute pa
 
 /* ---- helpers ---- */
 
-static char *test_read_file(const char *path, size_t *size)
-{
-    FILE *file = fopen(path, "rb");
-    if (!file)
-        return NULL;
-    fseek(file, 0, SEEK_END);
-    long length = ftell(file);
-    fseek(file, 0, SEEK_SET);
-    char *data = malloc((size_t)length + 1);
-    assert_non_null(data);
-    size_t got = fread(data, 1, (size_t)length, file);
-    fclose(file);
-    data[got] = '\0';
-    if (size)
-        *size = got;
-    return data;
-}
-
-static void test_write_file(const char *path, const char *text)
-{
-    FILE *file = fopen(path, "wb");
-    assert_non_null(file);
-    assert_int_equal(fwrite(text, 1, strlen(text), file), strlen(text));
-    assert_int_equal(fclose(file), 0);
-}
-
 static double test_now(void)
 {
     struct timespec now;
@@ -78,69 +54,10 @@ static double test_now(void)
     return now.tv_sec + now.tv_nsec * 1e-9;
 }
 
-typedef struct test_run {
-    int exit_code;
-    char *out;
-    char *err;
-    double seconds;
-} test_run;
-
-/* Starts the program with args (NULL-terminated, without the program name), stdout
- * and stderr to files in the work directory. Returns the child's pid. */
-static pid_t test_spawn(const char *const *args, const char *out_path, const char *err_path)
+/* Runs the program with args (NULL-terminated, without the program name). */
+static void test_run_cli(cli_run *run, const char *const *args)
 {
-    const char *argv[64];
-    int argc = 0;
-    argv[argc++] = test_cli_path;
-    for (int i = 0; args[i]; i++) {
-        assert_true(argc < 63);
-        argv[argc++] = args[i];
-    }
-    argv[argc] = NULL;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (out < 0 || err < 0)
-            _exit(127);
-        dup2(out, 1);
-        dup2(err, 2);
-        execv(test_cli_path, (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static void test_run_cli(test_run *run, const char *const *args)
-{
-    char out_path[4200], err_path[4200];
-    snprintf(out_path, sizeof out_path, "%s/stdout.txt", test_work);
-    snprintf(err_path, sizeof err_path, "%s/stderr.txt", test_work);
-    double start = test_now();
-    pid_t pid = test_spawn(args, out_path, err_path);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    run->seconds = test_now() - start;
-    if (!WIFEXITED(status))
-        fail_msg("facesim %s ended by signal %d", args[0], WTERMSIG(status));
-    run->exit_code = WEXITSTATUS(status);
-    run->out = test_read_file(out_path, NULL);
-    run->err = test_read_file(err_path, NULL);
-    assert_non_null(run->out);
-    assert_non_null(run->err);
-}
-
-static void test_run_free(test_run *run)
-{
-    free(run->out);
-    free(run->err);
-}
-
-static void test_expect_exit(const test_run *run, int expected)
-{
-    if (run->exit_code != expected)
-        fail_msg("exit code %d, expected %d; stderr:\n%s", run->exit_code, expected, run->err);
+    cli_run_checked(run, test_work, test_cli_path, NULL, args);
 }
 
 /* Returns the number after the first "key": at or after from, or fails. */
@@ -283,7 +200,7 @@ static size_t test_write_identity_pairs(const char *path, size_t first_count, ch
 {
     char identities[4200];
     snprintf(identities, sizeof identities, "%s/identities.csv", test_faces);
-    char *text = test_read_file(identities, NULL);
+    char *text = data_read_file(identities, NULL);
     assert_non_null(text);
     char names[TEST_MAX_PHOTOS][64], people[TEST_MAX_PHOTOS][64];
     size_t count = 0;
@@ -360,7 +277,7 @@ static void pair_list_csv_header_quotes(void **state)
     (void)state;
     char path[4200];
     snprintf(path, sizeof path, "%s/quoted.csv", test_work);
-    test_write_file(path, "\xEF\xBB\xBFpath_a,path_b,label\r\n"
+    data_write_file(path, "\xEF\xBB\xBFpath_a,path_b,label\r\n"
                           "# a comment\r\n"
                           "\"a, b.jpg\",sub/c.png,Same\r\n"
                           "\r\n"
@@ -388,7 +305,7 @@ static void pair_list_tsv_from_content(void **state)
     (void)state;
     char path[4200];
     snprintf(path, sizeof path, "%s/list.txt", test_work);
-    test_write_file(path, "a.jpg\tb, c.jpg\n\"q.jpg\"\tr.jpg\n");
+    data_write_file(path, "a.jpg\tb, c.jpg\n\"q.jpg\"\tr.jpg\n");
     fs_pair_list list;
     fs_error err;
     assert_int_equal(fs_pair_list_load(path, &list, &err), FACESIM_OK);
@@ -420,7 +337,7 @@ static void pair_list_errors_name_line(void **state)
     char path[4200];
     snprintf(path, sizeof path, "%s/bad.csv", test_work);
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        test_write_file(path, cases[c].text);
+        data_write_file(path, cases[c].text);
         fs_pair_list list;
         fs_error err;
         fs_error_clear(&err);
@@ -506,13 +423,13 @@ static void cache_rejects_foreign_file(void **state)
     (void)state;
     char path[4200];
     snprintf(path, sizeof path, "%s/not_a_cache.csv", test_work);
-    test_write_file(path, "a,b,c\n1,2,3\n");
+    data_write_file(path, "a,b,c\n1,2,3\n");
     fs_cache *cache;
     fs_error err;
     assert_int_equal(fs_cache_open(path, 8, &cache, &err), FACESIM_ERR_INVALID_DATA);
     assert_null(cache);
     assert_non_null(strstr(err.message, "not_a_cache.csv"));
-    char *text = test_read_file(path, NULL);
+    char *text = data_read_file(path, NULL);
     assert_string_equal(text, "a,b,c\n1,2,3\n");
     free(text);
 }
@@ -583,11 +500,11 @@ static void test_check_all_pairs(const char *pack)
 {
     char out[4200];
     snprintf(out, sizeof out, "%s/all_pairs.json", test_work);
-    test_run run;
+    cli_run run;
     test_run_cli(&run, (const char *const[]){"pairs", "--models", pack, "--threads", "2",
                                              "--json", "-o", out, test_all_pairs, NULL});
-    test_expect_exit(&run, 0);
-    char *json = test_read_file(out, NULL);
+    cli_expect_exit(&run, 0);
+    char *json = data_read_file(out, NULL);
     assert_non_null(json);
     static test_rows rows;
     test_parse_rows(json, &rows);
@@ -601,7 +518,7 @@ static void test_check_all_pairs(const char *pack)
     assert_non_null(strstr(summary, "\"tar_at_far_1e-3\": \"not enough pairs\""));
     assert_true(test_json_number(summary, "accuracy") > 0.99);
     free(json);
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 static void pairs_all_scrfd_auc_one(void **state)
@@ -624,12 +541,12 @@ static void pairs_match_reference_cosines(void **state)
     char out[4200], reference_path[4200];
     snprintf(out, sizeof out, "%s/all_pairs_reference.json", test_work);
     snprintf(reference_path, sizeof reference_path, "%s/reference_pairs.csv", test_faces);
-    test_run run;
+    cli_run run;
     test_run_cli(&run, (const char *const[]){"pairs", "--models", test_scrfd_pack, "--json",
                                              "-o", out, test_all_pairs, NULL});
-    test_expect_exit(&run, 0);
-    char *json = test_read_file(out, NULL);
-    char *reference = test_read_file(reference_path, NULL);
+    cli_expect_exit(&run, 0);
+    char *json = data_read_file(out, NULL);
+    char *reference = data_read_file(reference_path, NULL);
     assert_non_null(json);
     assert_non_null(reference);
     static test_rows rows;
@@ -653,7 +570,7 @@ static void pairs_match_reference_cosines(void **state)
     assert_int_equal(compared, 406);
     free(json);
     free(reference);
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 /* A list with missing, corrupt and faceless images: every row is reported, the good
@@ -680,11 +597,11 @@ static void pairs_bad_rows_counted(void **state)
             test_cases, folder);
     fclose(list);
 
-    test_run run;
+    cli_run run;
     test_run_cli(&run, (const char *const[]){"pairs", "--models", test_default_pack, "--json",
                                              "-o", out, list_path, NULL});
-    test_expect_exit(&run, 1);
-    char *json = test_read_file(out, NULL);
+    cli_expect_exit(&run, 1);
+    char *json = data_read_file(out, NULL);
     assert_non_null(json);
     static test_rows rows;
     test_parse_rows(json, &rows);
@@ -711,7 +628,7 @@ static void pairs_bad_rows_counted(void **state)
     assert_non_null(strstr(json, "\"error_kind\": \"no face\""));
     assert_non_null(strstr(json, "\"error_kind\": \"I/O error\""));
     free(json);
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 /* The same pairs as CSV with a header and as TSV with relative paths give the same
@@ -733,16 +650,16 @@ static void pairs_csv_tsv_lists_agree(void **state)
     size_t pairs = test_write_identity_pairs(csv_path, 6, ',', absolute, true);
     assert_int_equal(test_write_identity_pairs(tsv_path, 6, '\t', "faces_link/", false), pairs);
 
-    test_run run;
+    cli_run run;
     test_run_cli(&run, (const char *const[]){"pairs", "--models", test_default_pack, "--json",
                                              "-o", out_csv, csv_path, NULL});
-    test_expect_exit(&run, 0);
-    test_run_free(&run);
+    cli_expect_exit(&run, 0);
+    cli_run_free(&run);
     test_run_cli(&run, (const char *const[]){"pairs", "--models", test_default_pack, "--json",
                                              "-o", out_tsv, tsv_path, NULL});
-    test_expect_exit(&run, 0);
-    test_run_free(&run);
-    char *a = test_read_file(out_csv, NULL), *b = test_read_file(out_tsv, NULL);
+    cli_expect_exit(&run, 0);
+    cli_run_free(&run);
+    char *a = data_read_file(out_csv, NULL), *b = data_read_file(out_tsv, NULL);
     static test_rows rows_a, rows_b;
     test_parse_rows(a, &rows_a);
     test_parse_rows(b, &rows_b);
@@ -757,7 +674,7 @@ static void pairs_csv_tsv_lists_agree(void **state)
 
     test_run_cli(&run, (const char *const[]){"pairs", "--models", test_default_pack, csv_path,
                                              NULL});
-    test_expect_exit(&run, 0);
+    cli_expect_exit(&run, 0);
     assert_non_null(strstr(run.out, "Summary"));
     assert_non_null(strstr(run.out, "ROC AUC"));
     /* The header, one line per pair and a blank line come before the summary. */
@@ -765,7 +682,7 @@ static void pairs_csv_tsv_lists_agree(void **state)
     for (const char *p = run.out; p < strstr(run.out, "\nSummary"); p++)
         lines += *p == '\n';
     assert_int_equal(lines, pairs + 1);
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 static void pairs_cache_rerun_identical(void **state)
@@ -776,11 +693,11 @@ static void pairs_cache_rerun_identical(void **state)
     snprintf(first, sizeof first, "%s/cache_first.csv", test_work);
     snprintf(second, sizeof second, "%s/cache_second.csv", test_work);
     unlink(cache);
-    test_run run1, run2;
+    cli_run run1, run2;
     test_run_cli(&run1, (const char *const[]){"pairs", "--models", test_scrfd_pack, "--csv",
                                               "--cache", cache, "-o", first, test_all_pairs,
                                               NULL});
-    test_expect_exit(&run1, 0);
+    cli_expect_exit(&run1, 0);
     struct stat info;
     assert_int_equal(stat(cache, &info), 0);
     off_t size = info.st_size;
@@ -789,8 +706,8 @@ static void pairs_cache_rerun_identical(void **state)
     test_run_cli(&run2, (const char *const[]){"pairs", "--models", test_scrfd_pack, "--csv",
                                               "--cache", cache, "-o", second, test_all_pairs,
                                               NULL});
-    test_expect_exit(&run2, 0);
-    char *a = test_read_file(first, NULL), *b = test_read_file(second, NULL);
+    cli_expect_exit(&run2, 0);
+    char *a = data_read_file(first, NULL), *b = data_read_file(second, NULL);
     assert_string_equal(a, b);
     /* Nothing new was embedded, so nothing was appended. */
     assert_int_equal(stat(cache, &info), 0);
@@ -799,18 +716,18 @@ static void pairs_cache_rerun_identical(void **state)
         fail_msg("cached rerun took %.2f s, the first run %.2f s", run2.seconds, run1.seconds);
 
     /* A changed option that alters embeddings misses the cache. */
-    test_run run3;
+    cli_run run3;
     test_run_cli(&run3, (const char *const[]){"pairs", "--models", test_scrfd_pack, "--csv",
                                               "--det-size", "320", "--cache", cache, "-o",
                                               second, test_all_pairs, NULL});
-    test_expect_exit(&run3, 0);
+    cli_expect_exit(&run3, 0);
     assert_int_equal(stat(cache, &info), 0);
     assert_true(info.st_size > size);
     free(a);
     free(b);
-    test_run_free(&run1);
-    test_run_free(&run2);
-    test_run_free(&run3);
+    cli_run_free(&run1);
+    cli_run_free(&run2);
+    cli_run_free(&run3);
 }
 
 static void pairs_shards_merge_to_one_run(void **state)
@@ -819,11 +736,11 @@ static void pairs_shards_merge_to_one_run(void **state)
     char whole[4200], shard_paths[3][4200], merged[4200];
     snprintf(whole, sizeof whole, "%s/whole.json", test_work);
     snprintf(merged, sizeof merged, "%s/merged.json", test_work);
-    test_run run;
+    cli_run run;
     test_run_cli(&run, (const char *const[]){"pairs", "--models", test_default_pack, "--json",
                                              "-o", whole, test_all_pairs, NULL});
-    test_expect_exit(&run, 0);
-    test_run_free(&run);
+    cli_expect_exit(&run, 0);
+    cli_run_free(&run);
     for (int k = 0; k < 3; k++) {
         char shard[16];
         snprintf(shard, sizeof shard, "%d/3", k + 1);
@@ -831,9 +748,9 @@ static void pairs_shards_merge_to_one_run(void **state)
         test_run_cli(&run, (const char *const[]){"pairs", "--models", test_default_pack,
                                                  "--json", "--shard", shard, "-o",
                                                  shard_paths[k], test_all_pairs, NULL});
-        test_expect_exit(&run, 0);
-        test_run_free(&run);
-        char *json = test_read_file(shard_paths[k], NULL);
+        cli_expect_exit(&run, 0);
+        cli_run_free(&run);
+        char *json = data_read_file(shard_paths[k], NULL);
         static test_rows rows;
         test_parse_rows(json, &rows);
         for (size_t r = 0; r < rows.count; r++)
@@ -843,10 +760,10 @@ static void pairs_shards_merge_to_one_run(void **state)
     /* Shards given out of order. */
     test_run_cli(&run, (const char *const[]){"merge", "-q", "-o", merged, shard_paths[2],
                                              shard_paths[0], shard_paths[1], NULL});
-    test_expect_exit(&run, 0);
-    test_run_free(&run);
+    cli_expect_exit(&run, 0);
+    cli_run_free(&run);
 
-    char *one = test_read_file(whole, NULL), *joined = test_read_file(merged, NULL);
+    char *one = data_read_file(whole, NULL), *joined = data_read_file(merged, NULL);
     char *summary_one = test_summary_text(one), *summary_joined = test_summary_text(joined);
     assert_string_equal(summary_one, summary_joined);
     static test_rows rows_one, rows_joined;
@@ -861,14 +778,14 @@ static void pairs_shards_merge_to_one_run(void **state)
     /* A missing shard is reported and gives exit code 1. */
     test_run_cli(&run, (const char *const[]){"merge", "-o", merged, shard_paths[0],
                                              shard_paths[1], NULL});
-    test_expect_exit(&run, 1);
+    cli_expect_exit(&run, 1);
     assert_non_null(strstr(run.err, "shard 3/3 is missing"));
-    test_run_free(&run);
+    cli_run_free(&run);
     /* The same shard twice is an error. */
     test_run_cli(&run, (const char *const[]){"merge", "-o", merged, shard_paths[0],
                                              shard_paths[0], NULL});
-    test_expect_exit(&run, 4);
-    test_run_free(&run);
+    cli_expect_exit(&run, 4);
+    cli_run_free(&run);
     free(summary_one);
     free(summary_joined);
     free(one);
@@ -885,11 +802,11 @@ static void pairs_plot_writes_svg(void **state)
     char folder[4200];
     snprintf(folder, sizeof folder, "%s/", test_faces);
     test_write_identity_pairs(list, 8, ',', folder, false);
-    test_run run;
+    cli_run run;
     test_run_cli(&run, (const char *const[]){"pairs", "--models", test_default_pack, "--csv",
                                              "--plot", plot, list, NULL});
-    test_expect_exit(&run, 0);
-    char *svg = test_read_file(plot, NULL);
+    cli_expect_exit(&run, 0);
+    char *svg = data_read_file(plot, NULL);
     assert_non_null(svg);
     assert_non_null(strstr(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\""));
     assert_non_null(strstr(svg, "</svg>"));
@@ -897,7 +814,7 @@ static void pairs_plot_writes_svg(void **state)
     assert_non_null(strstr(svg, "same person ("));
     assert_non_null(strstr(svg, "<rect x="));
     free(svg);
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 /* Tight 112x112 crops need the padded retry with the SCRFD pack; the batch job pads
@@ -919,16 +836,16 @@ static void pairs_pad_retry_matches_compare(void **state)
                 pairs[p][0], test_cases, pairs[p][1]);
     fclose(list);
 
-    test_run run;
+    cli_run run;
     test_run_cli(&run, (const char *const[]){"pairs", "--models", test_scrfd_pack, "--json",
                                              "-o", out, list_path, NULL});
-    test_expect_exit(&run, 1); /* without --pad-retry the crops have no face */
-    test_run_free(&run);
+    cli_expect_exit(&run, 1); /* without --pad-retry the crops have no face */
+    cli_run_free(&run);
     test_run_cli(&run, (const char *const[]){"pairs", "--models", test_scrfd_pack, "--json",
                                              "--pad-retry", "-o", out, list_path, NULL});
-    test_expect_exit(&run, 0);
-    test_run_free(&run);
-    char *json = test_read_file(out, NULL);
+    cli_expect_exit(&run, 0);
+    cli_run_free(&run);
+    char *json = data_read_file(out, NULL);
     static test_rows rows;
     test_parse_rows(json, &rows);
     assert_int_equal(rows.count, 2);
@@ -937,14 +854,14 @@ static void pairs_pad_retry_matches_compare(void **state)
         snprintf(b, sizeof b, "%s/08_already_aligned_112/%s", test_cases, pairs[p][1]);
         test_run_cli(&run, (const char *const[]){"compare", "--models", test_scrfd_pack,
                                                  "--pad-retry", a, b, NULL});
-        test_expect_exit(&run, 0);
+        cli_expect_exit(&run, 0);
         const char *cosine = strstr(run.out, "cosine: ");
         assert_non_null(cosine);
         double expected = strtod(cosine + strlen("cosine: "), NULL);
         /* compare prints 4 decimals */
         if (fabs(rows.cosine[p] - expected) > 6e-5)
             fail_msg("%s: pairs %.5f, compare %.4f", pairs[p][1], rows.cosine[p], expected);
-        test_run_free(&run);
+        cli_run_free(&run);
     }
     free(json);
 }
@@ -957,14 +874,14 @@ static void pairs_sigint_closes_json(void **state)
     snprintf(out, sizeof out, "%s/interrupted.json", test_work);
     snprintf(err, sizeof err, "%s/interrupted.err", test_work);
     unlink(out); /* the rows of an earlier run must not count as started */
-    pid_t pid = test_spawn((const char *const[]){"pairs", "--models", test_scrfd_pack, "--json",
-                                                 "--threads", "1", "--batch", "1",
-                                                 "--no-progress", test_all_pairs, NULL},
-                           out, err);
+    const char *const args[] = {"pairs", "--models", test_scrfd_pack, "--json", "--threads", "1",
+                                "--batch", "1", "--no-progress", test_all_pairs, NULL};
+    pid_t pid = cli_spawn(test_cli_path, NULL, args, out, err);
+    assert_true(pid > 0);
     /* Wait for the first rows, then interrupt. */
     double deadline = test_now() + 120.0;
     for (;;) {
-        char *text = test_read_file(out, NULL);
+        char *text = data_read_file(out, NULL);
         bool started = text && strstr(text, "\"index\": 2,");
         free(text);
         if (started || test_now() > deadline)
@@ -977,7 +894,7 @@ static void pairs_sigint_closes_json(void **state)
     if (!WIFEXITED(status))
         fail_msg("facesim pairs ended by signal %d after SIGINT", WTERMSIG(status));
     assert_int_equal(WEXITSTATUS(status), 130);
-    char *json = test_read_file(out, NULL);
+    char *json = data_read_file(out, NULL);
     static test_rows rows;
     test_parse_rows(json, &rows);
     assert_true(rows.count >= 3);
@@ -1023,24 +940,24 @@ static void dirs_match_by_name_and_prefix(void **state)
     char out[4200];
     snprintf(out, sizeof out, "%s/dirs.json", test_work);
 
-    test_run run;
+    cli_run run;
     test_run_cli(&run, (const char *const[]){"dirs", "--models", test_default_pack, "--json",
                                              "-o", out, ref, gen, NULL});
-    test_expect_exit(&run, 0);
+    cli_expect_exit(&run, 0);
     assert_non_null(strstr(run.err, "3 files in"));
-    char *json = test_read_file(out, NULL);
+    char *json = data_read_file(out, NULL);
     static test_rows rows;
     test_parse_rows(json, &rows);
     assert_int_equal(rows.count, 1);
     assert_string_equal(rows.path_b[0], "id01.png");
     assert_true(rows.cosine[0] > 0.3); /* a01 and a02: same person */
     free(json);
-    test_run_free(&run);
+    cli_run_free(&run);
 
     test_run_cli(&run, (const char *const[]){"dirs", "--models", test_default_pack, "--json",
                                              "--prefix-match", "-o", out, ref, gen, NULL});
-    test_expect_exit(&run, 0);
-    json = test_read_file(out, NULL);
+    cli_expect_exit(&run, 0);
+    json = data_read_file(out, NULL);
     test_parse_rows(json, &rows);
     assert_int_equal(rows.count, 3);
     assert_string_equal(rows.path_b[0], "id01.png");
@@ -1053,19 +970,19 @@ static void dirs_match_by_name_and_prefix(void **state)
     assert_int_equal((int)test_json_number(json, "unmatched_ref"), 1);
     assert_int_equal((int)test_json_number(json, "unmatched_gen"), 1);
     free(json);
-    test_run_free(&run);
+    cli_run_free(&run);
 
     snprintf(path, sizeof path, "%s/id01.jpg", ref);
     test_run_cli(&run, (const char *const[]){"dirs", "--models", test_default_pack, "--json",
                                              "--one-ref", path, "-o", out, gen, NULL});
-    test_expect_exit(&run, 0);
-    json = test_read_file(out, NULL);
+    cli_expect_exit(&run, 0);
+    json = data_read_file(out, NULL);
     test_parse_rows(json, &rows);
     assert_int_equal(rows.count, 4);
     assert_string_equal(rows.path_b[2], "other.jpg");
     assert_true(rows.cosine[2] < 0.3); /* a01 and d01: different people */
     free(json);
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 static void usage_errors_exit_2(void **state)
@@ -1085,12 +1002,12 @@ static void usage_errors_exit_2(void **state)
         (const char *const[]){"pairs", "--batch", "65", "x.csv", NULL},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        test_run run;
+        cli_run run;
         test_run_cli(&run, cases[c]);
         if (run.exit_code != 2)
             fail_msg("case %zu (%s): exit code %d, expected 2", c, cases[c][0], run.exit_code);
         assert_non_null(strstr(run.err, "--help"));
-        test_run_free(&run);
+        cli_run_free(&run);
     }
 }
 
@@ -1100,47 +1017,16 @@ static void pairs_missing_list_exit_4(void **state)
     char path[4200];
     snprintf(path, sizeof path, "%s/no_such_list.csv", test_work);
     unlink(path);
-    test_run run;
+    cli_run run;
     test_run_cli(&run, (const char *const[]){"pairs", path, NULL});
-    test_expect_exit(&run, 4);
+    cli_expect_exit(&run, 4);
     if (!strstr(run.err, path) || !strstr(run.err, "Check that the pair list exists"))
         fail_msg("stderr lacks the path or the next step:\n%s", run.err);
     assert_string_equal(run.out, "");
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 /* ---- setup ---- */
-
-static bool test_is_file(const char *path)
-{
-    struct stat info;
-    return stat(path, &info) == 0 && S_ISREG(info.st_mode);
-}
-
-static bool test_is_directory(const char *path)
-{
-    struct stat info;
-    return stat(path, &info) == 0 && S_ISDIR(info.st_mode);
-}
-
-/* A pack of symbolic links: the shared SCRFD detector and the default recogniser. */
-static bool test_make_scrfd_pack(const char *shared)
-{
-    char detector[4200], recogniser[4200], link_path[4300];
-    snprintf(detector, sizeof detector, "%s/models/scrfd_500m_bnkps.onnx", shared);
-    snprintf(recogniser, sizeof recogniser, "%s/fr_feature.onnx", test_default_pack);
-    if (!test_is_file(detector) || !test_is_file(recogniser))
-        return false;
-    snprintf(test_scrfd_pack, sizeof test_scrfd_pack, "%s/scrfd_pack", test_work);
-    mkdir(test_scrfd_pack, 0777);
-    snprintf(link_path, sizeof link_path, "%s/scrfd_500m_bnkps.onnx", test_scrfd_pack);
-    unlink(link_path);
-    if (symlink(detector, link_path) != 0)
-        return false;
-    snprintf(link_path, sizeof link_path, "%s/fr_feature.onnx", test_scrfd_pack);
-    unlink(link_path);
-    return symlink(recogniser, link_path) == 0;
-}
 
 int main(void)
 {
@@ -1163,7 +1049,7 @@ int main(void)
     test_cli_path = getenv("FACESIM_CLI");
     const char *shared = getenv("FACESIM_SHARED_DIR");
     const char *models = getenv("FACESIM_MODEL_DIR");
-    if (!test_cli_path || !test_is_file(test_cli_path)) {
+    if (!test_cli_path || !data_is_file(test_cli_path)) {
         fprintf(stderr, "test_batch: skipped the program tests: FACESIM_CLI is not set; run "
                         "the tests through ctest.\n");
         return failed ? 1 : 77;
@@ -1178,8 +1064,10 @@ int main(void)
     }
     if (models)
         snprintf(test_default_pack, sizeof test_default_pack, "%s/default", models);
-    if (!shared || !test_is_directory(test_faces) || !test_is_directory(test_cases) ||
-        !models || !test_is_directory(test_default_pack) || !test_make_scrfd_pack(shared)) {
+    if (!shared || !data_is_directory(test_faces) || !data_is_directory(test_cases) ||
+        !models || !data_is_directory(test_default_pack) ||
+        !pack_make_scrfd(test_scrfd_pack, sizeof test_scrfd_pack, test_work, "scrfd_pack", shared,
+                         test_default_pack)) {
         fprintf(stderr, "test_batch: skipped the program tests: they need the photos in "
                         "$FACESIM_SHARED_DIR/faces and cases (%s), the default pack in "
                         "$FACESIM_MODEL_DIR/default (%s) and "

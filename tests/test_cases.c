@@ -23,11 +23,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <cmocka.h>
 
 #include "facesim.h"
+#include "support/data_files.h"
+#include "support/pack_links.h"
 
 static char shared_dir[1024];
 static char model_dir[1024];
@@ -43,41 +43,6 @@ static void record_log(void *user_data, int level, const char *message)
         warning_count++;
         snprintf(last_warning, sizeof last_warning, "%s", message);
     }
-}
-
-/* Splits one CSV line (RFC 4180 quoting, no embedded newlines) into fields in place. */
-static int split_csv(char *line, char **fields, int max)
-{
-    line[strcspn(line, "\r\n")] = '\0';
-    int count = 0;
-    char *in = line;
-    while (count < max) {
-        char *out = in;
-        fields[count++] = out;
-        if (*in == '"') {
-            in++;
-            while (*in) {
-                if (in[0] == '"' && in[1] == '"') {
-                    *out++ = '"';
-                    in += 2;
-                } else if (in[0] == '"') {
-                    in++;
-                    break;
-                } else {
-                    *out++ = *in++;
-                }
-            }
-        } else {
-            while (*in && *in != ',')
-                *out++ = *in++;
-        }
-        bool more = *in == ',';
-        *out = '\0';
-        if (!more)
-            break;
-        in++;
-    }
-    return count;
 }
 
 typedef struct case_run {
@@ -273,7 +238,7 @@ static int run_cases(const char *pack_dir)
         char *fields[8];
         bool header = true;
         while (fgets(line, sizeof line, csv)) {
-            int count = split_csv(line, fields, 8);
+            int count = data_csv_split(line, fields, 8);
             if (header) {
                 header = false;
                 continue;
@@ -294,18 +259,10 @@ static int run_cases(const char *pack_dir)
 
 static void cases_with_scrfd_pack(void **state)
 {
-    char dir[1200];
-    snprintf(dir, sizeof dir, "%s/cases-pack-scrfd", work_dir);
-    mkdir(dir, 0755);
-    const char *targets[2][2] = {{shared_dir, "models/scrfd_500m_bnkps.onnx"},
-                                 {model_dir, "default/fr_feature.onnx"}};
-    for (int i = 0; i < 2; i++) {
-        char target[1200], link_path[1400];
-        snprintf(target, sizeof target, "%s/%s", targets[i][0], targets[i][1]);
-        snprintf(link_path, sizeof link_path, "%s/%s", dir, strrchr(targets[i][1], '/') + 1);
-        unlink(link_path);
-        assert_int_equal(symlink(target, link_path), 0);
-    }
+    char dir[1200], default_pack[1200];
+    snprintf(default_pack, sizeof default_pack, "%s/default", model_dir);
+    assert_true(pack_make_scrfd(dir, sizeof dir, work_dir, "cases-pack-scrfd", shared_dir,
+                                default_pack));
     assert_int_equal(run_cases(dir), 0);
 }
 
@@ -319,26 +276,17 @@ static void cases_with_default_pack(void **state)
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    const char *shared = getenv("FACESIM_SHARED_DIR");
-    const char *models = getenv("FACESIM_MODEL_DIR");
-    const char *work = getenv("FACESIM_WORK_DIR");
-    snprintf(shared_dir, sizeof shared_dir, "%s", shared ? shared : "");
-    snprintf(model_dir, sizeof model_dir, "%s", models ? models : "");
-    snprintf(work_dir, sizeof work_dir, "%s", work ? work : "/tmp");
+    if (!data_dirs_from_env("test_cases", shared_dir, model_dir, work_dir, sizeof shared_dir))
+        return DATA_EXIT_SKIPPED;
 
     char probe[3][1200];
     snprintf(probe[0], sizeof probe[0], "%s/cases", shared_dir);
-    snprintf(probe[1], sizeof probe[1], "%s/models/scrfd_500m_bnkps.onnx", shared_dir);
+    snprintf(probe[1], sizeof probe[1], "%s/" PACK_SHARED_SCRFD, shared_dir);
     snprintf(probe[2], sizeof probe[2], "%s/default/fr_feature.onnx", model_dir);
-    for (int i = 0; i < 3; i++) {
-        struct stat st;
-        if (!shared || !models || stat(probe[i], &st) != 0) {
-            fprintf(stderr, "skipping: %s is missing (set FACESIM_SHARED_DIR and "
-                            "FACESIM_MODEL_DIR)\n",
-                    probe[i]);
-            return 77;
-        }
-    }
+    const char *const needed[] = {probe[0], probe[1], probe[2]};
+    if (!data_require_paths("test_cases", needed, 3))
+        return DATA_EXIT_SKIPPED;
+
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cases_with_scrfd_pack),
         cmocka_unit_test(cases_with_default_pack),

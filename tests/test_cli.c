@@ -9,7 +9,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,12 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "facesim.h"
+#include "support/cli_run.h"
+#include "support/data_files.h"
+#include "support/pack_links.h"
 
 static const char *test_cli_path;
 static char test_faces[4096];     /* $FACESIM_SHARED_DIR/faces */
@@ -36,98 +37,16 @@ static char test_work[2048];      /* scratch directory for outputs */
 
 /* ---- running the program ---- */
 
-typedef struct test_run {
-    int exit_code;
-    char *out; /* standard output, NUL-terminated */
-    char *err; /* standard error */
-} test_run;
-
-static char *test_read_file(const char *path, size_t *size)
+/* Runs the program with the given arguments (NULL-terminated, without the program
+ * name) and an optional environment change "NAME=value" (or "NAME=" to remove it). */
+static void test_run_cli_env(cli_run *run, const char *environment, const char *const *args)
 {
-    FILE *file = fopen(path, "rb");
-    if (!file)
-        return NULL;
-    fseek(file, 0, SEEK_END);
-    long length = ftell(file);
-    fseek(file, 0, SEEK_SET);
-    char *data = malloc((size_t)length + 1);
-    assert_non_null(data);
-    size_t read = fread(data, 1, (size_t)length, file);
-    fclose(file);
-    data[read] = '\0';
-    if (size)
-        *size = read;
-    return data;
+    cli_run_checked(run, test_work, test_cli_path, environment, args);
 }
 
-/*
- * Runs the program with the given arguments (NULL-terminated, without the program
- * name) and an optional extra environment variable "NAME=value" (or "NAME=" to
- * remove it). Captures exit code, stdout and stderr.
- */
-static void test_run_cli_env(test_run *run, const char *environment, const char *const *args)
-{
-    char out_path[4200], err_path[4200];
-    snprintf(out_path, sizeof out_path, "%s/cli_stdout.txt", test_work);
-    snprintf(err_path, sizeof err_path, "%s/cli_stderr.txt", test_work);
-
-    const char *argv[64];
-    int argc = 0;
-    argv[argc++] = test_cli_path;
-    for (int i = 0; args[i]; i++) {
-        assert_true(argc < 63);
-        argv[argc++] = args[i];
-    }
-    argv[argc] = NULL;
-
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (out < 0 || err < 0)
-            _exit(127);
-        dup2(out, 1);
-        dup2(err, 2);
-        if (environment) {
-            char name[256];
-            const char *equals = strchr(environment, '=');
-            snprintf(name, sizeof name, "%.*s", (int)(equals - environment), environment);
-            if (equals[1])
-                setenv(name, equals + 1, 1);
-            else
-                unsetenv(name);
-        }
-        execv(test_cli_path, (char *const *)argv);
-        _exit(127);
-    }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    if (!WIFEXITED(status))
-        fail_msg("%s %s ended by signal %d", test_cli_path, args[0], WTERMSIG(status));
-    run->exit_code = WEXITSTATUS(status);
-    run->out = test_read_file(out_path, NULL);
-    run->err = test_read_file(err_path, NULL);
-    assert_non_null(run->out);
-    assert_non_null(run->err);
-}
-
-static void test_run_cli(test_run *run, const char *const *args)
+static void test_run_cli(cli_run *run, const char *const *args)
 {
     test_run_cli_env(run, NULL, args);
-}
-
-static void test_run_free(test_run *run)
-{
-    free(run->out);
-    free(run->err);
-}
-
-/* Fails with the program's stderr when the exit code is not the expected one. */
-static void test_expect_exit(const test_run *run, int expected)
-{
-    if (run->exit_code != expected)
-        fail_msg("exit code %d, expected %d; stderr:\n%s", run->exit_code, expected, run->err);
 }
 
 static void test_path(char *buffer, size_t size, const char *dir, const char *name)
@@ -331,25 +250,25 @@ static void usage_errors_exit_2(void **state)
         { "frobnicate", NULL },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        test_run run;
+        cli_run run;
         test_run_cli(&run, cases[i]);
         if (run.exit_code != 2)
             fail_msg("case %zu (%s %s): exit code %d, expected 2; stderr:\n%s", i, cases[i][0],
                      cases[i][1] ? cases[i][1] : "", run.exit_code, run.err);
         assert_true(strlen(run.err) > 0);
         assert_string_equal(run.out, ""); /* diagnostics go to stderr only */
-        test_run_free(&run);
+        cli_run_free(&run);
     }
 }
 
 static void usage_error_names_option(void **state)
 {
-    test_run run;
+    cli_run run;
     test_run_cli(&run, (const char *const[]){ "compare", "--bogus", "a.jpg", "b.jpg", NULL });
-    test_expect_exit(&run, 2);
+    cli_expect_exit(&run, 2);
     assert_non_null(strstr(run.err, "--bogus"));
     assert_non_null(strstr(run.err, "--help"));
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 static const char *const test_command_names[] = { "compare", "detect", "embed", "video",
@@ -360,9 +279,9 @@ static const char *const test_command_names[] = { "compare", "detect", "embed", 
 static void help_lists_every_command(void **state)
 {
     (void)state;
-    test_run run;
+    cli_run run;
     test_run_cli(&run, (const char *const[]){ "--help", NULL });
-    test_expect_exit(&run, 0);
+    cli_expect_exit(&run, 0);
     for (size_t i = 0; i < TEST_COMMAND_COUNT; i++) {
         char line[64], example[64];
         snprintf(line, sizeof line, "\n  %s ", test_command_names[i]);
@@ -372,21 +291,21 @@ static void help_lists_every_command(void **state)
         if (!strstr(run.out, example))
             fail_msg("--help has no example of '%s':\n%s", test_command_names[i], run.out);
     }
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 static void unknown_command_lists_every_command(void **state)
 {
     (void)state;
-    test_run run;
+    cli_run run;
     test_run_cli(&run, (const char *const[]){ "frobnicate", NULL });
-    test_expect_exit(&run, 2);
+    cli_expect_exit(&run, 2);
     assert_non_null(strstr(run.err, "'frobnicate'"));
     assert_non_null(strstr(run.err, "facesim --help"));
     for (size_t i = 0; i < TEST_COMMAND_COUNT; i++)
         if (!strstr(run.err, test_command_names[i]))
             fail_msg("the message does not list '%s':\n%s", test_command_names[i], run.err);
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 /* Each command's --help lists the options it accepts and none it rejects. */
@@ -414,9 +333,9 @@ static void command_help_lists_own_options(void **state)
           { "--models", "--verbose", "--threads", "--json" } },
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        test_run run;
+        cli_run run;
         test_run_cli(&run, (const char *const[]){ cases[c].command, "--help", NULL });
-        test_expect_exit(&run, 0);
+        cli_expect_exit(&run, 0);
         assert_non_null(strstr(run.out, "Exit codes"));
         for (int i = 0; i < 6 && cases[c].listed[i]; i++)
             if (!strstr(run.out, cases[c].listed[i]))
@@ -431,7 +350,7 @@ static void command_help_lists_own_options(void **state)
                 fail_msg("'%s --help' lists %s, which it rejects", cases[c].command,
                          cases[c].absent[i]);
         }
-        test_run_free(&run);
+        cli_run_free(&run);
     }
 }
 
@@ -441,7 +360,7 @@ static void shared_options_accepted_everywhere(void **state)
     (void)state;
     for (size_t i = 0; i + 1 < TEST_COMMAND_COUNT; i++) {
         const char *command = test_command_names[i]; /* all but merge */
-        test_run run;
+        cli_run run;
         test_run_cli(&run, (const char *const[]){ command, "--models", "/nonexistent",
                                                    "--det-size", "320", "--det-thresh=0.4",
                                                    "--threads", "1", "--max-pixels", "1000000",
@@ -449,7 +368,7 @@ static void shared_options_accepted_everywhere(void **state)
         if (run.exit_code != 0)
             fail_msg("'%s' rejected a shared option: exit %d, stderr:\n%s", command,
                      run.exit_code, run.err);
-        test_run_free(&run);
+        cli_run_free(&run);
     }
 }
 
@@ -476,58 +395,58 @@ static void option_of_other_command_rejected(void **state)
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         const char *args[6] = { 0 };
         memcpy(args, cases[c].args, sizeof cases[c].args);
-        test_run run;
+        cli_run run;
         test_run_cli(&run, args);
-        test_expect_exit(&run, 2);
+        cli_expect_exit(&run, 2);
         if (!strstr(run.err, cases[c].message))
             fail_msg("case %zu: stderr lacks \"%s\":\n%s", c, cases[c].message, run.err);
         assert_string_equal(run.out, "");
-        test_run_free(&run);
+        cli_run_free(&run);
     }
 }
 
 static void help_and_version(void **state)
 {
-    test_run run;
+    cli_run run;
     test_run_cli(&run, (const char *const[]){ "--help", NULL });
-    test_expect_exit(&run, 0);
+    cli_expect_exit(&run, 0);
     assert_non_null(strstr(run.out, "Exit codes"));
     assert_non_null(strstr(run.out, "compare"));
-    test_run_free(&run);
+    cli_run_free(&run);
 
     static const char *const commands[][2] = { { "compare", "--threshold" },
                                                 { "detect", "--save-crops" },
                                                 { "embed", "--format" } };
     for (int i = 0; i < 3; i++) {
         test_run_cli(&run, (const char *const[]){ commands[i][0], "--help", NULL });
-        test_expect_exit(&run, 0);
+        cli_expect_exit(&run, 0);
         assert_non_null(strstr(run.out, commands[i][1]));
         assert_non_null(strstr(run.out, "--models"));
         assert_non_null(strstr(run.out, "Exit codes"));
-        test_run_free(&run);
+        cli_run_free(&run);
     }
 
     test_run_cli(&run, (const char *const[]){ "--version", NULL });
-    test_expect_exit(&run, 0);
+    cli_expect_exit(&run, 0);
     assert_non_null(strstr(run.out, facesim_version()));
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 static void missing_models_exit_5(void **state)
 {
-    test_run run;
+    cli_run run;
     test_run_cli(&run, (const char *const[]){ "compare", "--models", "/nonexistent/pack",
                                               "a.jpg", "b.jpg", NULL });
-    test_expect_exit(&run, 5);
+    cli_expect_exit(&run, 5);
     assert_non_null(strstr(run.err, "/nonexistent/pack"));
-    test_run_free(&run);
+    cli_run_free(&run);
 
     test_run_cli_env(&run, "FACESIM_MODELS=/nonexistent/env-pack",
                      (const char *const[]){ "detect", "a.jpg", NULL });
-    test_expect_exit(&run, 5);
+    cli_expect_exit(&run, 5);
     assert_non_null(strstr(run.err, "/nonexistent/env-pack"));
     assert_non_null(strstr(run.err, "FACESIM_MODELS"));
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 /* ---- compare ---- */
@@ -539,17 +458,17 @@ static void compare_same_person_above_threshold(void **state)
     test_path(a, sizeof a, test_faces, file_a);
     test_path(b, sizeof b, test_faces, file_b);
 
-    test_run run;
+    cli_run run;
     test_run_cli(&run, (const char *const[]){ "compare", "--models", test_models, "--json", a, b,
                                               NULL });
-    test_expect_exit(&run, 0);
+    cli_expect_exit(&run, 0);
     double cosine = test_json_number(run.out, "cosine", 0);
     double threshold = test_json_number(run.out, "threshold", 0);
     if (!(cosine >= threshold))
         fail_msg("%s vs %s (same person): cosine %.4f below threshold %.4f", file_a, file_b,
                  cosine, threshold);
     assert_true(test_json_bool(run.out, "same_person"));
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 static void compare_different_person_below_threshold(void **state)
@@ -559,9 +478,9 @@ static void compare_different_person_below_threshold(void **state)
     test_path(a, sizeof a, test_faces, file_a);
     test_path(b, sizeof b, test_faces, other);
 
-    test_run run;
+    cli_run run;
     test_run_cli(&run, (const char *const[]){ "compare", "--models", test_models, a, b, NULL });
-    test_expect_exit(&run, 0);
+    cli_expect_exit(&run, 0);
     double cosine = NAN, threshold = NAN;
     const char *line = strstr(run.out, "cosine: ");
     assert_non_null(line);
@@ -573,7 +492,7 @@ static void compare_different_person_below_threshold(void **state)
         fail_msg("%s vs %s (different people): cosine %.4f not below threshold %.4f", file_a,
                  other, cosine, threshold);
     assert_non_null(strstr(run.out, "same person: no"));
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 static void compare_json_has_fields(void **state)
@@ -583,10 +502,10 @@ static void compare_json_has_fields(void **state)
     test_path(a, sizeof a, test_faces, file_a);
     test_path(b, sizeof b, test_faces, other);
 
-    test_run run;
+    cli_run run;
     test_run_cli(&run, (const char *const[]){ "compare", "--models", test_models, "--json",
                                               "--threshold", "0.25", a, b, NULL });
-    test_expect_exit(&run, 0);
+    cli_expect_exit(&run, 0);
     if (!test_json_valid(run.out))
         fail_msg("compare --json output is not valid JSON:\n%s", run.out);
     static const char *const keys[] = { "files", "cosine", "threshold", "same_person", "faces",
@@ -604,7 +523,7 @@ static void compare_json_has_fields(void **state)
         assert_true(x1 < x2);
         assert_true(y1 < y2);
     }
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 static void compare_matches_reference(void **state)
@@ -617,16 +536,16 @@ static void compare_matches_reference(void **state)
         char a[4200], b[4200];
         test_path(a, sizeof a, test_faces, pairs[i][0]);
         test_path(b, sizeof b, test_faces, pairs[i][1]);
-        test_run run;
+        cli_run run;
         test_run_cli(&run, (const char *const[]){ "compare", "--models", test_scrfd_pack, "--json",
                                                   a, b, NULL });
-        test_expect_exit(&run, 0);
+        cli_expect_exit(&run, 0);
         double cosine = test_json_number(run.out, "cosine", 0);
         double reference = test_reference_cosine(pairs[i][0], pairs[i][1]);
         if (fabs(cosine - reference) > 2e-3)
             fail_msg("%s vs %s: cosine %.4f, insightface reference %.5f", pairs[i][0],
                      pairs[i][1], cosine, reference);
-        test_run_free(&run);
+        cli_run_free(&run);
     }
 }
 
@@ -635,12 +554,12 @@ static void compare_no_face_exit_3(void **state)
     char a[4200], b[4200];
     test_path(a, sizeof a, test_faces, "a01.jpg");
     test_path(b, sizeof b, test_cases, "14_no_face/uniform_gray_640x480.png");
-    test_run run;
+    cli_run run;
     test_run_cli(&run, (const char *const[]){ "compare", "--models", test_models, a, b, NULL });
-    test_expect_exit(&run, 3);
+    cli_expect_exit(&run, 3);
     assert_non_null(strstr(run.err, "uniform_gray_640x480.png"));
     assert_null(strstr(run.out, "cosine")); /* no similarity for a pair without a face */
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 static void compare_corrupt_file_exit_4(void **state)
@@ -648,12 +567,12 @@ static void compare_corrupt_file_exit_4(void **state)
     char a[4200], b[4200];
     test_path(a, sizeof a, test_faces, "a01.jpg");
     test_path(b, sizeof b, test_cases, "20_corrupt_truncated_files/zero_bytes.jpg");
-    test_run run;
+    cli_run run;
     test_run_cli(&run, (const char *const[]){ "compare", "--models", test_models, a, b, NULL });
-    test_expect_exit(&run, 4);
+    cli_expect_exit(&run, 4);
     assert_non_null(strstr(run.err, "zero_bytes.jpg"));
     assert_string_equal(run.out, "");
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 static void compare_missing_file_exit_4(void **state)
@@ -661,11 +580,11 @@ static void compare_missing_file_exit_4(void **state)
     char a[4200], b[4200];
     test_path(a, sizeof a, test_faces, "a01.jpg");
     test_path(b, sizeof b, test_work, "does_not_exist.jpg");
-    test_run run;
+    cli_run run;
     test_run_cli(&run, (const char *const[]){ "compare", "--models", test_models, b, a, NULL });
-    test_expect_exit(&run, 4);
+    cli_expect_exit(&run, 4);
     assert_non_null(strstr(run.err, "does_not_exist.jpg"));
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 static void compare_aligned_crops(void **state)
@@ -675,20 +594,20 @@ static void compare_aligned_crops(void **state)
     test_path(jolie_b, sizeof jolie_b, test_cases, "08_already_aligned_112/jolie_b_aligned112.png");
     test_path(musk, sizeof musk, test_cases, "08_already_aligned_112/musk_aligned112.png");
 
-    test_run run;
+    cli_run run;
     test_run_cli(&run, (const char *const[]){ "compare", "--models", test_models, "--aligned",
                                               "--json", jolie_a, jolie_b, NULL });
-    test_expect_exit(&run, 0);
+    cli_expect_exit(&run, 0);
     double same = test_json_number(run.out, "cosine", 0);
     double threshold = test_json_number(run.out, "threshold", 0);
     assert_true(test_json_bool(run.out, "aligned_input"));
-    test_run_free(&run);
+    cli_run_free(&run);
 
     test_run_cli(&run, (const char *const[]){ "compare", "--models", test_models, "--aligned",
                                               "--json", jolie_a, musk, NULL });
-    test_expect_exit(&run, 0);
+    cli_expect_exit(&run, 0);
     double different = test_json_number(run.out, "cosine", 0);
-    test_run_free(&run);
+    cli_run_free(&run);
 
     if (!(same >= threshold && different < threshold && same > different + 0.2))
         fail_msg("aligned crops: same person %.4f, different %.4f, threshold %.4f", same,
@@ -700,10 +619,10 @@ static void compare_all_faces_matrix(void **state)
     char group[4200], single[4200];
     test_path(group, sizeof group, test_faces, "group-two.jpg");
     test_path(single, sizeof single, test_faces, "a01.jpg");
-    test_run run;
+    cli_run run;
     test_run_cli(&run, (const char *const[]){ "compare", "--models", test_models, "--all-faces",
                                               "--json", group, single, NULL });
-    test_expect_exit(&run, 0);
+    cli_expect_exit(&run, 0);
     if (!test_json_valid(run.out))
         fail_msg("compare --all-faces --json output is not valid JSON:\n%s", run.out);
 
@@ -717,7 +636,7 @@ static void compare_all_faces_matrix(void **state)
     test_json_find(run.out, "faces_a", 0);
     test_json_find(run.out, "faces_b", 0);
     test_json_find(run.out, "same_person", 0);
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 static void compare_quiet_prints_only_cosine(void **state)
@@ -725,17 +644,17 @@ static void compare_quiet_prints_only_cosine(void **state)
     char a[4200], b[4200];
     test_path(a, sizeof a, test_faces, "a01.jpg");
     test_path(b, sizeof b, test_faces, "a02.jpg");
-    test_run run;
+    cli_run run;
     test_run_cli(&run, (const char *const[]){ "compare", "--models", test_models, "-q", a, b,
                                               NULL });
-    test_expect_exit(&run, 0);
+    cli_expect_exit(&run, 0);
     double cosine;
     char rest;
     if (sscanf(run.out, "%lf%c", &cosine, &rest) != 2 || rest != '\n' ||
         strchr(run.out, '\n')[1] != '\0')
         fail_msg("-q should print one number, got:\n%s", run.out);
     assert_true(cosine >= -1.0 && cosine <= 1.0);
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 /* ---- detect ---- */
@@ -743,7 +662,7 @@ static void compare_quiet_prints_only_cosine(void **state)
 static bool test_is_png(const char *path)
 {
     size_t size = 0;
-    char *data = test_read_file(path, &size);
+    char *data = data_read_file(path, &size);
     bool png = data && size > 8 && memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0;
     free(data);
     return png;
@@ -766,12 +685,12 @@ static void detect_draw_writes_png(void **state)
     test_path(output, sizeof output, test_work, "detect_drawn.png");
     unlink(output);
 
-    test_run run;
+    cli_run run;
     test_run_cli(&run, (const char *const[]){ "detect", "--models", test_models, "--draw", output,
                                               input, NULL });
-    test_expect_exit(&run, 0);
+    cli_expect_exit(&run, 0);
     assert_non_null(strstr(run.out, "2 faces"));
-    test_run_free(&run);
+    cli_run_free(&run);
 
     assert_true(test_is_png(output));
     int width, height, drawn_width, drawn_height;
@@ -787,17 +706,17 @@ static void detect_save_crops_writes_112(void **state)
     test_path(input, sizeof input, test_faces, "group-two.jpg");
     test_path(dir, sizeof dir, test_work, "crops");
 
-    test_run run;
+    cli_run run;
     test_run_cli(&run, (const char *const[]){ "detect", "--models", test_models, "--json",
                                               "--save-crops", dir, input, NULL });
-    test_expect_exit(&run, 0);
+    cli_expect_exit(&run, 0);
     if (!test_json_valid(run.out))
         fail_msg("detect --json output is not valid JSON:\n%s", run.out);
     int faces = 0;
     for (const char *at = run.out; (at = strstr(at, "\"score\":")); at++)
         faces++;
     assert_true(faces >= 2);
-    test_run_free(&run);
+    cli_run_free(&run);
 
     for (int k = 0; k < faces; k++) {
         char crop[4300];
@@ -826,17 +745,17 @@ static void detect_matches_reference_boxes(void **state)
     fclose(csv);
     assert_false(isnan(ref[0]));
 
-    test_run run;
+    cli_run run;
     test_run_cli(&run, (const char *const[]){ "detect", "--models", test_scrfd_pack, "--json",
                                               input, NULL });
-    test_expect_exit(&run, 0);
+    cli_expect_exit(&run, 0);
     double box[4];
     assert_int_equal(sscanf(test_json_find(run.out, "box", 0), "[%lf, %lf, %lf, %lf]", &box[0],
                             &box[1], &box[2], &box[3]), 4);
     for (int i = 0; i < 4; i++)
         if (fabs(box[i] - ref[i]) > 0.5)
             fail_msg("a01.jpg box[%d] = %.2f, insightface reference %.2f", i, box[i], ref[i]);
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 static void detect_several_with_failure_exit_1(void **state)
@@ -844,13 +763,13 @@ static void detect_several_with_failure_exit_1(void **state)
     char good[4200], missing[4200];
     test_path(good, sizeof good, test_faces, "a01.jpg");
     test_path(missing, sizeof missing, test_work, "missing.png");
-    test_run run;
+    cli_run run;
     test_run_cli(&run, (const char *const[]){ "detect", "--models", test_models, good, missing,
                                               NULL });
-    test_expect_exit(&run, 1);
+    cli_expect_exit(&run, 1);
     assert_non_null(strstr(run.out, "a01.jpg: "));  /* the good image is still reported */
     assert_non_null(strstr(run.err, "missing.png"));
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 /* ---- embed ---- */
@@ -875,15 +794,15 @@ static void embed_writes_one_row_per_input(void **state)
         char output[4200];
         snprintf(output, sizeof output, "%s/embeddings.%s", test_work, formats[f]);
         unlink(output);
-        test_run run;
+        cli_run run;
         test_run_cli(&run, (const char *const[]){ "embed", "--models", test_models, "-o", output,
                                                   a, corrupt, b, NULL });
-        test_expect_exit(&run, 1); /* one of three inputs failed */
+        cli_expect_exit(&run, 1); /* one of three inputs failed */
         assert_non_null(strstr(run.err, "zero_bytes.jpg"));
-        test_run_free(&run);
+        cli_run_free(&run);
 
         size_t size = 0;
-        char *data = test_read_file(output, &size);
+        char *data = data_read_file(output, &size);
         assert_non_null(data);
         if (f == 0) {
             assert_int_equal(test_count_lines(data), 4); /* header + 3 rows */
@@ -937,43 +856,11 @@ static void embed_writes_one_row_per_input(void **state)
 
 /* ---- setup ---- */
 
-static bool test_is_directory(const char *path)
-{
-    struct stat info;
-    return stat(path, &info) == 0 && S_ISDIR(info.st_mode);
-}
-
-static bool test_is_file(const char *path)
-{
-    struct stat info;
-    return stat(path, &info) == 0 && S_ISREG(info.st_mode);
-}
-
-/* Makes a pack directory of symbolic links: the shared SCRFD detector and the default
- * pack's recogniser, the combination reference_pipeline.py used. */
-static bool test_make_scrfd_pack(const char *shared)
-{
-    char detector[4200], recogniser[4200], link_path[4300];
-    snprintf(detector, sizeof detector, "%s/models/scrfd_500m_bnkps.onnx", shared);
-    snprintf(recogniser, sizeof recogniser, "%s/fr_feature.onnx", test_models);
-    if (!test_is_file(detector) || !test_is_file(recogniser))
-        return false;
-    snprintf(test_scrfd_pack, sizeof test_scrfd_pack, "%s/scrfd_pack", test_work);
-    mkdir(test_scrfd_pack, 0777);
-    snprintf(link_path, sizeof link_path, "%s/scrfd_500m_bnkps.onnx", test_scrfd_pack);
-    unlink(link_path);
-    if (symlink(detector, link_path) != 0)
-        return false;
-    snprintf(link_path, sizeof link_path, "%s/fr_feature.onnx", test_scrfd_pack);
-    unlink(link_path);
-    return symlink(recogniser, link_path) == 0;
-}
-
 int main(void)
 {
     test_cli_path = getenv("FACESIM_CLI");
     const char *work = getenv("FACESIM_WORK_DIR");
-    if (!test_cli_path || !test_is_file(test_cli_path) || !work) {
+    if (!test_cli_path || !data_is_file(test_cli_path) || !work) {
         fprintf(stderr, "test_cli: skipped: FACESIM_CLI (the facesim program) or "
                         "FACESIM_WORK_DIR is not set; run the tests through ctest.\n");
         return 77;
@@ -1004,12 +891,12 @@ int main(void)
     }
     if (models)
         snprintf(test_models, sizeof test_models, "%s/default", models);
-    if (!shared || !test_is_directory(test_faces) || !test_is_directory(test_cases)) {
+    if (!shared || !data_is_directory(test_faces) || !data_is_directory(test_cases)) {
         fprintf(stderr, "test_cli: skipped the model tests: $FACESIM_SHARED_DIR/faces and "
                         "cases are missing (FACESIM_SHARED_DIR=%s).\n", shared ? shared : "");
         return 77;
     }
-    if (!models || !test_is_directory(test_models)) {
+    if (!models || !data_is_directory(test_models)) {
         fprintf(stderr, "test_cli: skipped the model tests: the default pack is not at "
                         "$FACESIM_MODEL_DIR/default (%s).\n", test_models);
         return 77;
@@ -1036,7 +923,8 @@ int main(void)
         cmocka_unit_test(compare_matches_reference),
         cmocka_unit_test(detect_matches_reference_boxes),
     };
-    if (test_make_scrfd_pack(shared))
+    if (pack_make_scrfd(test_scrfd_pack, sizeof test_scrfd_pack, test_work, "scrfd_pack",
+                        shared, test_models))
         failed += cmocka_run_group_tests_name("cli against the insightface reference",
                                               reference_tests, NULL, NULL);
     else

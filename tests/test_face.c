@@ -17,12 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "face/face.h"
 #include "facesim.h"
+#include "support/data_files.h"
+#include "support/pack_links.h"
 
 static char shared_dir[1024];
 static char model_dir[1024];
@@ -49,26 +50,20 @@ static void apply_transform(const double m[6], const float *src, float *dst, int
     }
 }
 
-static bool file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
-/* Creates (or empties) work_dir/name and symlinks the given files into it. */
+/* Creates work_dir/name (keeping its contents) and links the given files into it. */
 static void make_pack_dir(char *out, size_t size, const char *name, const char *const *files,
                           int n_files)
 {
-    snprintf(out, size, "%s/%s", work_dir, name);
-    mkdir(out, 0755);
-    for (int i = 0; i < n_files; i++) {
-        const char *base = strrchr(files[i], '/');
-        base = base ? base + 1 : files[i];
-        char link_path[2048];
-        snprintf(link_path, sizeof link_path, "%s/%s", out, base);
-        unlink(link_path);
-        assert_int_equal(symlink(files[i], link_path), 0);
-    }
+    assert_true(pack_make_dir(out, size, work_dir, name, files, n_files));
+}
+
+/* Loads an image with ctx, failing the test with the path and the error. */
+static facesim_image *load_image(facesim_context *ctx, const char *path)
+{
+    facesim_image *image = NULL;
+    if (facesim_image_load(ctx, path, &image) != FACESIM_OK)
+        fail_msg("load %s: %s", path, facesim_errmsg(ctx));
+    return image;
 }
 
 /* ---- Umeyama ---- */
@@ -407,12 +402,7 @@ static void pack_uses_first_detector_by_name(void **state)
     const char *files[4] = {a, b, c, rec};
     make_pack_dir(dir, sizeof dir, "face-pack-three-detectors", files, 4);
 
-    facesim_params params;
-    facesim_default_params(&params);
-    params.model_dir = dir;
-    facesim_context *ctx = NULL;
-    if (facesim_open(&params, &ctx) != FACESIM_OK)
-        fail_msg("facesim_open: %s", facesim_last_error());
+    facesim_context *ctx = pack_open_context(dir);
     const char *description = facesim_describe_pack(ctx);
     /* Sorted by name, scrfd_2.5g_bnkps.onnx comes first; it has a free input size. */
     assert_non_null(strstr(description, "detector   scrfd_2.5g_bnkps.onnx"));
@@ -496,10 +486,7 @@ static void pack_rejects_detector_without_landmarks(void **state)
         return;
     }
     model_path(rec, sizeof rec, model_dir, "default/fr_feature.onnx");
-    char link_path[1400];
-    snprintf(link_path, sizeof link_path, "%s/fr_feature.onnx", dir);
-    unlink(link_path);
-    assert_int_equal(symlink(rec, link_path), 0);
+    assert_true(pack_link_as(dir, "fr_feature.onnx", rec));
 
     facesim_params params;
     facesim_default_params(&params);
@@ -540,16 +527,9 @@ static void scrfd_real_run_matches_reference(void **state)
     fclose(csv);
     assert_true(found);
 
-    facesim_params params;
-    facesim_default_params(&params);
-    params.model_dir = dir;
-    facesim_context *ctx = NULL;
-    if (facesim_open(&params, &ctx) != FACESIM_OK)
-        fail_msg("facesim_open: %s", facesim_last_error());
+    facesim_context *ctx = pack_open_context(dir);
     model_path(image_path, sizeof image_path, shared_dir, "faces/a01.jpg");
-    facesim_image *image = NULL;
-    if (facesim_image_load(ctx, image_path, &image) != FACESIM_OK)
-        fail_msg("load: %s", facesim_errmsg(ctx));
+    facesim_image *image = load_image(ctx, image_path);
     facesim_face faces[8];
     int n = 0;
     if (facesim_detect(ctx, image, faces, 8, &n) != FACESIM_OK)
@@ -570,12 +550,7 @@ static void aligned_input_checks_size(void **state)
 {
     char dir[1100];
     snprintf(dir, sizeof dir, "%s/default", model_dir);
-    facesim_params params;
-    facesim_default_params(&params);
-    params.model_dir = dir;
-    facesim_context *ctx = NULL;
-    if (facesim_open(&params, &ctx) != FACESIM_OK)
-        fail_msg("facesim_open: %s", facesim_last_error());
+    facesim_context *ctx = pack_open_context(dir);
 
     static uint8_t pixels[120 * 120 * 3];
     for (size_t i = 0; i < sizeof pixels; i++)
@@ -636,16 +611,9 @@ static void selection_rules_pick_expected_face(void **state)
 {
     char dir[1100], image_path[1100];
     snprintf(dir, sizeof dir, "%s/default", model_dir);
-    facesim_params params;
-    facesim_default_params(&params);
-    params.model_dir = dir;
-    facesim_context *ctx = NULL;
-    if (facesim_open(&params, &ctx) != FACESIM_OK)
-        fail_msg("facesim_open: %s", facesim_last_error());
+    facesim_context *ctx = pack_open_context(dir);
     model_path(image_path, sizeof image_path, shared_dir, "faces/group-two.jpg");
-    facesim_image *image = NULL;
-    if (facesim_image_load(ctx, image_path, &image) != FACESIM_OK)
-        fail_msg("load: %s", facesim_errmsg(ctx));
+    facesim_image *image = load_image(ctx, image_path);
 
     facesim_face faces[8];
     int n = 0;
@@ -715,11 +683,11 @@ static void buffalo_layout_opens_unchanged(void **state)
     char dir[1200], det[1100], r50[1200], command[4096];
     make_pack_dir(dir, sizeof dir, "face-pack-buffalo_l", NULL, 0);
     snprintf(r50, sizeof r50, "%s/iresnet50_random.onnx", work_dir);
-    if (!file_exists(r50)) {
+    if (!data_exists(r50)) {
         snprintf(command, sizeof command,
                  "/usr/bin/python3 '%s/tools/make_iresnet50.py' '%s' >/dev/null 2>&1",
                  shared_dir, r50);
-        if (system(command) != 0 || !file_exists(r50)) {
+        if (system(command) != 0 || !data_exists(r50)) {
             skip();
             return;
         }
@@ -743,20 +711,10 @@ static void buffalo_layout_opens_unchanged(void **state)
         return;
     }
     model_path(det, sizeof det, shared_dir, "models/scrfd_2.5g_bnkps.onnx");
-    char link_path[1400];
-    snprintf(link_path, sizeof link_path, "%s/det_10g.onnx", dir);
-    unlink(link_path);
-    assert_int_equal(symlink(det, link_path), 0);
-    snprintf(link_path, sizeof link_path, "%s/w600k_r50.onnx", dir);
-    unlink(link_path);
-    assert_int_equal(symlink(r50, link_path), 0);
+    assert_true(pack_link_as(dir, "det_10g.onnx", det));
+    assert_true(pack_link_as(dir, "w600k_r50.onnx", r50));
 
-    facesim_params params;
-    facesim_default_params(&params);
-    params.model_dir = dir;
-    facesim_context *ctx = NULL;
-    if (facesim_open(&params, &ctx) != FACESIM_OK)
-        fail_msg("facesim_open: %s", facesim_last_error());
+    facesim_context *ctx = pack_open_context(dir);
     const char *description = facesim_describe_pack(ctx);
     printf("%s", description);
     assert_non_null(strstr(description, "detector   det_10g.onnx: SCRFD, 9 outputs"));
@@ -767,9 +725,7 @@ static void buffalo_layout_opens_unchanged(void **state)
 
     char image_path[1100];
     model_path(image_path, sizeof image_path, shared_dir, "faces/a01.jpg");
-    facesim_image *image = NULL;
-    if (facesim_image_load(ctx, image_path, &image) != FACESIM_OK)
-        fail_msg("load: %s", facesim_errmsg(ctx));
+    facesim_image *image = load_image(ctx, image_path);
     static facesim_face_embedding out;
     if (facesim_embed_image(ctx, image, NULL, &out) != FACESIM_OK)
         fail_msg("embed: %s", facesim_errmsg(ctx));
@@ -793,7 +749,7 @@ static void damaged_image_policy(void **state)
     char path[1100], dir[1100];
     model_path(path, sizeof path, shared_dir,
                "cases/20_corrupt_truncated_files/truncated_at_75pct.jpg");
-    if (!file_exists(path)) {
+    if (!data_exists(path)) {
         skip();
         return;
     }
@@ -842,9 +798,7 @@ static void scrfd_free_size_canvases(void **state)
         facesim_context *ctx = NULL;
         if (facesim_open(&params, &ctx) != FACESIM_OK)
             fail_msg("facesim_open: %s", facesim_last_error());
-        facesim_image *image = NULL;
-        if (facesim_image_load(ctx, image_path, &image) != FACESIM_OK)
-            fail_msg("load: %s", facesim_errmsg(ctx));
+        facesim_image *image = load_image(ctx, image_path);
         facesim_face faces[4];
         int n = 0;
         if (facesim_detect(ctx, image, faces, 4, &n) != FACESIM_OK)
@@ -905,12 +859,9 @@ static int model_tests(void)
 
 int main(void)
 {
-    const char *shared = getenv("FACESIM_SHARED_DIR");
-    const char *models = getenv("FACESIM_MODEL_DIR");
-    const char *work = getenv("FACESIM_WORK_DIR");
-    snprintf(shared_dir, sizeof shared_dir, "%s", shared ? shared : "");
-    snprintf(model_dir, sizeof model_dir, "%s", models ? models : "");
-    snprintf(work_dir, sizeof work_dir, "%s", work ? work : "/tmp");
+    bool shared = data_env_dir(shared_dir, sizeof shared_dir, "FACESIM_SHARED_DIR", "");
+    bool models = data_env_dir(model_dir, sizeof model_dir, "FACESIM_MODEL_DIR", "");
+    data_env_dir(work_dir, sizeof work_dir, "FACESIM_WORK_DIR", "/tmp");
 
     int failures = unit_tests();
     if (failures)
@@ -919,7 +870,7 @@ int main(void)
     char probe_shared[1100], probe_default[1100];
     snprintf(probe_shared, sizeof probe_shared, "%s/models/scrfd_500m_bnkps.onnx", shared_dir);
     snprintf(probe_default, sizeof probe_default, "%s/default/fr_feature.onnx", model_dir);
-    if (!shared || !models || !file_exists(probe_shared) || !file_exists(probe_default)) {
+    if (!shared || !models || !data_exists(probe_shared) || !data_exists(probe_default)) {
         fprintf(stderr,
                 "skipping the model tests: need %s and %s (set FACESIM_SHARED_DIR and "
                 "FACESIM_MODEL_DIR)\n",

@@ -21,11 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <cmocka.h>
 
 #include "facesim.h"
+#include "support/data_files.h"
+#include "support/pack_links.h"
 
 #define MAX_PHOTOS 64
 #define SAME_PERSON_MIN 0.35f
@@ -71,23 +71,6 @@ static photo *add_photo(const char *file)
     return p;
 }
 
-/* Splits a CSV line without quoting into at most max fields; returns the count. */
-static int split_csv(char *line, char **fields, int max)
-{
-    int count = 0;
-    line[strcspn(line, "\r\n")] = '\0';
-    char *start = line;
-    while (count < max) {
-        fields[count++] = start;
-        char *comma = strchr(start, ',');
-        if (!comma)
-            break;
-        *comma = '\0';
-        start = comma + 1;
-    }
-    return count;
-}
-
 static void read_references(void)
 {
     char path[1200], line[1024];
@@ -98,7 +81,7 @@ static void read_references(void)
     assert_non_null(file);
     assert_non_null(fgets(line, sizeof line, file)); /* header */
     while (fgets(line, sizeof line, file)) {
-        if (split_csv(line, fields, 24) < 2)
+        if (data_csv_split(line, fields, 24) < 2)
             continue;
         photo *p = add_photo(fields[0]);
         snprintf(p->identity, sizeof p->identity, "%s", fields[1]);
@@ -110,7 +93,7 @@ static void read_references(void)
     assert_non_null(file);
     assert_non_null(fgets(line, sizeof line, file));
     while (fgets(line, sizeof line, file)) {
-        if (split_csv(line, fields, 24) < 19)
+        if (data_csv_split(line, fields, 24) < 19)
             continue;
         photo *p = add_photo(fields[0]);
         p->width = atoi(fields[1]);
@@ -128,17 +111,10 @@ static void read_references(void)
 
 static void make_scrfd_pack(char *dir, size_t size)
 {
-    snprintf(dir, size, "%s/reference-pack-scrfd", work_dir);
-    mkdir(dir, 0755);
-    const char *sources[2][2] = {{shared_dir, "models/scrfd_500m_bnkps.onnx"},
-                                 {model_dir, "default/fr_feature.onnx"}};
-    for (int i = 0; i < 2; i++) {
-        char target[1200], link_path[1400];
-        snprintf(target, sizeof target, "%s/%s", sources[i][0], sources[i][1]);
-        snprintf(link_path, sizeof link_path, "%s/%s", dir, strrchr(sources[i][1], '/') + 1);
-        unlink(link_path);
-        assert_int_equal(symlink(target, link_path), 0);
-    }
+    char default_pack[1200];
+    snprintf(default_pack, sizeof default_pack, "%s/default", model_dir);
+    assert_true(pack_make_scrfd(dir, size, work_dir, "reference-pack-scrfd", shared_dir,
+                                default_pack));
 }
 
 /* Embeds every photo with the given pack (0: SCRFD + fr_feature, 1: default pack). */
@@ -152,12 +128,7 @@ static void embed_all(int pack)
     else
         snprintf(dir, sizeof dir, "%s/default", model_dir);
 
-    facesim_params params;
-    facesim_default_params(&params);
-    params.model_dir = dir;
-    facesim_context *ctx = NULL;
-    if (facesim_open(&params, &ctx) != FACESIM_OK)
-        fail_msg("facesim_open %s: %s", dir, facesim_last_error());
+    facesim_context *ctx = pack_open_context(dir);
 
     for (int i = 0; i < n_photos; i++) {
         photo *p = &photos[i];
@@ -230,7 +201,7 @@ static void scrfd_pairs_match_reference(void **state)
     char worst[160] = "";
     int bad_deviation = 0, bad_same = 0, bad_different = 0;
     while (fgets(line, sizeof line, file)) {
-        if (split_csv(line, fields, 8) < 4)
+        if (data_csv_split(line, fields, 8) < 4)
             continue;
         photo *a = find_photo(fields[0]), *b = find_photo(fields[1]);
         assert_non_null(a);
@@ -315,26 +286,18 @@ static void default_pack_separates_identities(void **state)
 
 int main(void)
 {
-    const char *shared = getenv("FACESIM_SHARED_DIR");
-    const char *models = getenv("FACESIM_MODEL_DIR");
-    const char *work = getenv("FACESIM_WORK_DIR");
-    snprintf(shared_dir, sizeof shared_dir, "%s", shared ? shared : "");
-    snprintf(model_dir, sizeof model_dir, "%s", models ? models : "");
-    snprintf(work_dir, sizeof work_dir, "%s", work ? work : "/tmp");
+    if (!data_dirs_from_env("test_reference_agreement", shared_dir, model_dir, work_dir,
+                            sizeof shared_dir))
+        return DATA_EXIT_SKIPPED;
 
     char probe[3][1200];
     snprintf(probe[0], sizeof probe[0], "%s/faces/reference_pairs.csv", shared_dir);
-    snprintf(probe[1], sizeof probe[1], "%s/models/scrfd_500m_bnkps.onnx", shared_dir);
+    snprintf(probe[1], sizeof probe[1], "%s/" PACK_SHARED_SCRFD, shared_dir);
     snprintf(probe[2], sizeof probe[2], "%s/default/fr_feature.onnx", model_dir);
-    for (int i = 0; i < 3; i++) {
-        struct stat st;
-        if (!shared || !models || stat(probe[i], &st) != 0) {
-            fprintf(stderr, "skipping: %s is missing (set FACESIM_SHARED_DIR and "
-                            "FACESIM_MODEL_DIR)\n",
-                    probe[i]);
-            return 77;
-        }
-    }
+    const char *const needed[] = {probe[0], probe[1], probe[2]};
+    if (!data_require_paths("test_reference_agreement", needed, 3))
+        return DATA_EXIT_SKIPPED;
+
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(scrfd_faces_match_reference),
         cmocka_unit_test(scrfd_pairs_match_reference),

@@ -12,7 +12,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -32,6 +30,8 @@
 
 #include "eval/progress.h"
 #include "eval/svg_timeline.h"
+#include "support/cli_run.h"
+#include "support/data_files.h"
 #include "video/video.h"
 
 static const char *test_cli_path;
@@ -53,77 +53,8 @@ static char test_vfr_video[4200];
 
 /* ---- running programs ---- */
 
-typedef struct test_run {
-    int exit_code;
-    char *out; /* standard output, NUL-terminated */
-    char *err; /* standard error */
-} test_run;
-
-static char *test_read_file(const char *path, size_t *size)
-{
-    FILE *file = fopen(path, "rb");
-    if (!file)
-        return NULL;
-    fseek(file, 0, SEEK_END);
-    long length = ftell(file);
-    fseek(file, 0, SEEK_SET);
-    char *data = malloc((size_t)(length > 0 ? length : 0) + 1);
-    assert_non_null(data);
-    size_t read = length > 0 ? fread(data, 1, (size_t)length, file) : 0;
-    fclose(file);
-    data[read] = '\0';
-    if (size)
-        *size = read;
-    return data;
-}
-
-/* Runs program (found on PATH when it has no slash) with a NULL-terminated argument
- * list, capturing the exit code, stdout and stderr. Returns false when it could not
- * be started or was killed; the run is then empty. */
-static bool test_run_program(test_run *run, const char *program, const char *const *args)
-{
-    char out_path[4200], err_path[4200];
-    snprintf(out_path, sizeof out_path, "%s/run_stdout.txt", test_work);
-    snprintf(err_path, sizeof err_path, "%s/run_stderr.txt", test_work);
-    const char *argv[64];
-    int argc = 0;
-    argv[argc++] = program;
-    for (int i = 0; args[i] && argc < 63; i++)
-        argv[argc++] = args[i];
-    argv[argc] = NULL;
-
-    memset(run, 0, sizeof *run);
-    pid_t pid = fork();
-    if (pid < 0)
-        return false;
-    if (pid == 0) {
-        int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (out < 0 || err < 0)
-            _exit(127);
-        dup2(out, 1);
-        dup2(err, 2);
-        execvp(program, (char *const *)argv);
-        _exit(127);
-    }
-    int status;
-    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-        return false;
-    run->exit_code = WEXITSTATUS(status);
-    run->out = test_read_file(out_path, NULL);
-    run->err = test_read_file(err_path, NULL);
-    return run->out && run->err;
-}
-
-static void test_run_free(test_run *run)
-{
-    free(run->out);
-    free(run->err);
-    memset(run, 0, sizeof *run);
-}
-
 /* Runs `facesim video` with the default pack and the given arguments. */
-static void test_run_cli(test_run *run, const char *const *args)
+static void test_run_cli(cli_run *run, const char *const *args)
 {
     const char *argv[64];
     int argc = 0;
@@ -137,26 +68,7 @@ static void test_run_cli(test_run *run, const char *const *args)
     for (int i = 0; args[i] && argc < 63; i++)
         argv[argc++] = args[i];
     argv[argc] = NULL;
-    if (!test_run_program(run, test_cli_path, argv))
-        fail_msg("%s video did not run to completion", test_cli_path);
-}
-
-static void test_expect_exit(const test_run *run, int expected)
-{
-    if (run->exit_code != expected)
-        fail_msg("exit code %d, expected %d; stderr:\n%s", run->exit_code, expected, run->err);
-}
-
-static bool test_is_file(const char *path)
-{
-    struct stat info;
-    return stat(path, &info) == 0 && S_ISREG(info.st_mode);
-}
-
-static bool test_is_directory(const char *path)
-{
-    struct stat info;
-    return stat(path, &info) == 0 && S_ISDIR(info.st_mode);
+    cli_run_checked(run, test_work, test_cli_path, NULL, argv);
 }
 
 /* Runs ffmpeg quietly with the given arguments; true on success. */
@@ -167,11 +79,11 @@ static bool test_ffmpeg_run(const char *const *args)
     for (int i = 0; args[i] && argc < 63; i++)
         argv[argc++] = args[i];
     argv[argc] = NULL;
-    test_run run = { 0 };
-    bool ok = test_run_program(&run, test_ffmpeg, argv) && run.exit_code == 0;
+    cli_run run = { 0 };
+    bool ok = cli_run_program(&run, test_work, test_ffmpeg, NULL, argv) && run.exit_code == 0;
     if (!ok && run.err)
         fprintf(stderr, "ffmpeg failed: %s\n", run.err);
-    test_run_free(&run);
+    cli_run_free(&run);
     return ok;
 }
 
@@ -271,7 +183,7 @@ static void test_compare_with_ffmpeg(const char *video, int width, int height)
     const char *args[] = { "-i", video, "-f", "rawvideo", "-pix_fmt", "rgb24", raw_path, NULL };
     assert_true(test_ffmpeg_run(args));
     size_t raw_size;
-    uint8_t *raw = (uint8_t *)test_read_file(raw_path, &raw_size);
+    uint8_t *raw = (uint8_t *)data_read_file(raw_path, &raw_size);
     assert_non_null(raw);
 
     fs_error err;
@@ -488,12 +400,12 @@ static void reader_matches_opencv(void **state)
         "print(len(frames), ours.size == theirs.size and "
         "int(np.abs(ours.astype(int) - theirs.astype(int)).max()))\n";
     const char *args[] = { "-c", code, test_ab_video, raw_path, NULL };
-    test_run run = { 0 };
-    if (!test_is_file("/usr/bin/python3") || !test_run_program(&run, "/usr/bin/python3", args) ||
-        run.exit_code != 0) {
+    cli_run run = { 0 };
+    if (!data_is_file("/usr/bin/python3") ||
+        !cli_run_program(&run, test_work, "/usr/bin/python3", NULL, args) || run.exit_code != 0) {
         fprintf(stderr, "note: /usr/bin/python3 with cv2 is missing; the OpenCV comparison was "
                         "skipped\n");
-        test_run_free(&run);
+        cli_run_free(&run);
         return;
     }
     int opencv_frames = 0, max_difference = -1;
@@ -504,7 +416,7 @@ static void reader_matches_opencv(void **state)
     assert_int_equal(opencv_frames, frames);
     if (max_difference < 0 || max_difference > 1)
         fail_msg("frames differ from cv2.VideoCapture's: %s", run.out);
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 /* ---- reader: timestamps, damage and errors ---- */
@@ -514,8 +426,8 @@ static int test_ffprobe_times(const char *video, double *times, int max_times)
 {
     const char *args[] = { "-v", "error", "-select_streams", "v:0", "-show_entries",
                            "frame=best_effort_timestamp_time", "-of", "csv=p=0", video, NULL };
-    test_run run = { 0 };
-    assert_true(test_run_program(&run, test_ffprobe, args));
+    cli_run run = { 0 };
+    assert_true(cli_run_program(&run, test_work, test_ffprobe, NULL, args));
     assert_int_equal(run.exit_code, 0);
     int count = 0;
     char *save = NULL;
@@ -523,7 +435,7 @@ static int test_ffprobe_times(const char *video, double *times, int max_times)
         assert_true(count < max_times);
         times[count++] = strtod(line, NULL);
     }
-    test_run_free(&run);
+    cli_run_free(&run);
     return count;
 }
 
@@ -574,7 +486,7 @@ static void reader_timestamps_match_ffprobe(void **state)
 static void test_truncate_copy(const char *from, const char *to, double fraction)
 {
     size_t size;
-    char *data = test_read_file(from, &size);
+    char *data = data_read_file(from, &size);
     assert_non_null(data);
     FILE *out = fopen(to, "wb");
     assert_non_null(out);
@@ -666,16 +578,16 @@ static bool test_numpy_linspace(long long total, long long count, long long *ind
              "import numpy as np\nfor v in np.linspace(0, %lld - 1, %lld).astype(int): "
              "print(int(v))", total, count);
     const char *args[] = { "-c", code, NULL };
-    test_run run = { 0 };
-    if (!test_is_file("/usr/bin/python3") ||
-        !test_run_program(&run, "/usr/bin/python3", args) || run.exit_code != 0) {
+    cli_run run = { 0 };
+    if (!data_is_file("/usr/bin/python3") ||
+        !cli_run_program(&run, test_work, "/usr/bin/python3", NULL, args) || run.exit_code != 0) {
         return false;
     }
     *n = 0;
     char *save = NULL;
     for (char *line = strtok_r(run.out, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
         indices[(*n)++] = strtoll(line, NULL, 10);
-    test_run_free(&run);
+    cli_run_free(&run);
     return true;
 }
 
@@ -820,7 +732,7 @@ static void svg_timeline_writes_marks(void **state)
     fs_error err;
     assert_int_equal(fs_svg_timeline_write(out, points, 30, &params, &err), FACESIM_OK);
     fclose(out);
-    char *svg = test_read_file(path, NULL);
+    char *svg = data_read_file(path, NULL);
     assert_non_null(svg);
     assert_non_null(strstr(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\""));
     assert_int_equal(test_count(svg, "<circle"), 30 - no_face);
@@ -834,11 +746,12 @@ static void svg_timeline_writes_marks(void **state)
     /* Well-formed XML, checked by an XML parser when one is at hand. */
     const char *args[] = { "-c", "import sys, xml.dom.minidom as m; m.parse(sys.argv[1])", path,
                            NULL };
-    test_run run = { 0 };
-    if (test_is_file("/usr/bin/python3") && test_run_program(&run, "/usr/bin/python3", args)) {
+    cli_run run = { 0 };
+    if (data_is_file("/usr/bin/python3") &&
+        cli_run_program(&run, test_work, "/usr/bin/python3", NULL, args)) {
         if (run.exit_code != 0)
             fail_msg("the SVG is not well-formed XML: %s", run.err);
-        test_run_free(&run);
+        cli_run_free(&run);
     }
     free(svg);
 
@@ -878,10 +791,10 @@ static char *test_face(const char *name)
 /* a02.jpg is a different photo of the person in a01.jpg. */
 static void cli_switch_at_two_seconds(void **state)
 {
-    test_run run = { 0 };
+    cli_run run = { 0 };
     const char *args[] = { "--csv", test_face("a02.jpg"), test_ab_video, NULL };
     test_run_cli(&run, args);
-    test_expect_exit(&run, 0);
+    cli_expect_exit(&run, 0);
     double threshold = test_summary_threshold(run.err);
     test_row rows[64];
     int count = test_parse_csv(run.out, rows, 64);
@@ -902,17 +815,17 @@ static void cli_switch_at_two_seconds(void **state)
     if (fabs(switch_time - TEST_AB_SWITCH_S) > TEST_AB_FRAME_S + 1e-6)
         fail_msg("the identity changes at %.3f s, expected %.1f s +- one frame", switch_time,
                  TEST_AB_SWITCH_S);
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 /* Recomputes the summary from the rows of --jsonl and compares. */
 static void cli_summary_matches_rows(void **state)
 {
-    test_run run = { 0 };
+    cli_run run = { 0 };
     const char *args[] = { "--jsonl", "--every", "3", test_face("a02.jpg"), test_ab_video,
                            NULL };
     test_run_cli(&run, args);
-    test_expect_exit(&run, 0);
+    cli_expect_exit(&run, 0);
 
     double sum = 0, min = INFINITY, max = -INFINITY, consecutive_sum = 0,
            consecutive_min = INFINITY, first_sum = 0;
@@ -983,7 +896,7 @@ static void cli_summary_matches_rows(void **state)
                        tolerance);
     /* The identity switch shows in the consecutive minimum. */
     assert_true(consecutive_min < 0.5);
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 /* Runs --fps and checks the rows against the rule: for each multiple of 1/rate, the
@@ -992,10 +905,10 @@ static void test_check_fps(const char *video, double rate, const char *rate_text
 {
     double times[64];
     int frames = test_ffprobe_times(video, times, 64);
-    test_run run = { 0 };
+    cli_run run = { 0 };
     const char *args[] = { "--csv", "--fps", rate_text, test_face("a02.jpg"), video, NULL };
     test_run_cli(&run, args);
-    test_expect_exit(&run, 0);
+    cli_expect_exit(&run, 0);
     test_row rows[64];
     int count = test_parse_csv(run.out, rows, 64);
     int expected_count = 0;
@@ -1015,17 +928,17 @@ static void test_check_fps(const char *video, double rate, const char *rate_text
         expected_count++;
     }
     assert_int_equal(count, expected_count);
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 static void cli_sampling_options(void **state)
 {
     /* --frames N: the numpy.linspace frames. */
-    test_run run = { 0 };
+    cli_run run = { 0 };
     const char *frames_args[] = { "--csv", "--frames", "7", test_face("a02.jpg"), test_ab_video,
                                   NULL };
     test_run_cli(&run, frames_args);
-    test_expect_exit(&run, 0);
+    cli_expect_exit(&run, 0);
     test_row rows[64];
     int count = test_parse_csv(run.out, rows, 64);
     assert_int_equal(count, 7);
@@ -1038,18 +951,18 @@ static void cli_sampling_options(void **state)
     }
     assert_int_equal(rows[0].frame, 0);
     assert_int_equal(rows[6].frame, TEST_AB_FRAMES - 1);
-    test_run_free(&run);
+    cli_run_free(&run);
 
     /* --every N. */
     const char *every_args[] = { "--csv", "--every", "7", test_face("a02.jpg"), test_ab_video,
                                  NULL };
     test_run_cli(&run, every_args);
-    test_expect_exit(&run, 0);
+    cli_expect_exit(&run, 0);
     count = test_parse_csv(run.out, rows, 64);
     assert_int_equal(count, (TEST_AB_FRAMES + 6) / 7);
     for (int i = 0; i < count; i++)
         assert_int_equal(rows[i].frame, 7 * i);
-    test_run_free(&run);
+    cli_run_free(&run);
 
     test_check_fps(test_ab_video, 3.0, "3");
     test_check_fps(test_vfr_video, 2.0, "2");
@@ -1058,7 +971,7 @@ static void cli_sampling_options(void **state)
     const char *count_args[] = { "--csv", "--frames", "5", test_face("a02.jpg"), test_vfr_video,
                                  NULL };
     test_run_cli(&run, count_args);
-    test_expect_exit(&run, 0);
+    cli_expect_exit(&run, 0);
     count = test_parse_csv(run.out, rows, 64);
     assert_int_equal(count, 5);
     assert_int_equal(rows[0].frame, 0);
@@ -1066,7 +979,7 @@ static void cli_sampling_options(void **state)
     if (test_numpy_linspace(TEST_AB_FRAMES, 5, expected, &n))
         for (int i = 0; i < 5; i++)
             assert_int_equal(rows[i].frame, expected[i]);
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 /* Runs the rotation case as its expected.csv lists it. */
@@ -1074,7 +987,7 @@ static void cli_rotation_case(void **state)
 {
     char expected_path[4400];
     snprintf(expected_path, sizeof expected_path, "%s/expected.csv", test_rotation);
-    char *expected = test_read_file(expected_path, NULL);
+    char *expected = data_read_file(expected_path, NULL);
     assert_non_null(expected);
     char *save = NULL;
     int checked = 0;
@@ -1086,12 +999,12 @@ static void cli_rotation_case(void **state)
         char reference[4400], video[4400];
         snprintf(reference, sizeof reference, "%s/%s", test_rotation, fields[0]);
         snprintf(video, sizeof video, "%s/%s", test_rotation, fields[1]);
-        test_run run = { 0 };
+        cli_run run = { 0 };
         if (strcmp(fields[2], "all_frames_sim_at_least") == 0) {
             double minimum = strtod(fields[3], NULL);
             const char *args[] = { "--csv", reference, video, NULL };
             test_run_cli(&run, args);
-            test_expect_exit(&run, 0);
+            cli_expect_exit(&run, 0);
             test_row rows[64];
             int count = test_parse_csv(run.out, rows, 64);
             assert_int_equal(count, 20);
@@ -1105,7 +1018,7 @@ static void cli_rotation_case(void **state)
             test_run_cli(&run, args);
             /* Sideways faces may or may not be detected; both are allowed here. */
             assert_true(run.exit_code == 0 || run.exit_code == 3);
-            test_run_free(&run);
+            cli_run_free(&run);
             const char *json_args[] = { "--json", "--every", "5", reference, video, NULL };
             test_run_cli(&run, json_args);
             assert_true(run.exit_code == 0 || run.exit_code == 3);
@@ -1116,7 +1029,7 @@ static void cli_rotation_case(void **state)
         } else {
             fail_msg("unknown expectation '%s' in %s", fields[2], expected_path);
         }
-        test_run_free(&run);
+        cli_run_free(&run);
         checked++;
     }
     assert_int_equal(checked, 5);
@@ -1128,10 +1041,10 @@ static void cli_truncated_video_warns(void **state)
     char path[4200];
     snprintf(path, sizeof path, "%s/ab_truncated_cli.mp4", test_work);
     test_truncate_copy(test_ab_video, path, 0.55);
-    test_run run = { 0 };
+    cli_run run = { 0 };
     const char *args[] = { "--csv", test_face("a02.jpg"), path, NULL };
     test_run_cli(&run, args);
-    test_expect_exit(&run, 0);
+    cli_expect_exit(&run, 0);
     test_row rows[64];
     int count = test_parse_csv(run.out, rows, 64);
     assert_true(count > 0);
@@ -1141,7 +1054,7 @@ static void cli_truncated_video_warns(void **state)
     if (!strstr(run.err, "warning") || !strstr(run.err, "damaged"))
         fail_msg("no damage warning on stderr:\n%s", run.err);
     assert_non_null(strstr(run.err, path));
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 static void cli_bad_inputs_exit_codes(void **state)
@@ -1153,25 +1066,25 @@ static void cli_bad_inputs_exit_codes(void **state)
     const char *videos[] = { audio, empty, missing };
     const char *words[] = { "contains no video stream", "empty", "not found" };
     for (int i = 0; i < 3; i++) {
-        test_run run = { 0 };
+        cli_run run = { 0 };
         const char *cli_args[] = { test_face("a02.jpg"), videos[i], NULL };
         test_run_cli(&run, cli_args);
-        test_expect_exit(&run, 4);
+        cli_expect_exit(&run, 4);
         if (!strstr(run.err, words[i]) || !strstr(run.err, videos[i]))
             fail_msg("stderr lacks the path or '%s':\n%s", words[i], run.err);
         assert_string_equal(run.out, "");
-        test_run_free(&run);
+        cli_run_free(&run);
     }
 
     /* The video given first: the reference fails to decode and the error suggests swapping. */
     {
-        test_run run = { 0 };
+        cli_run run = { 0 };
         const char *swapped[] = { test_ab_video, test_face("a02.jpg"), NULL };
         test_run_cli(&run, swapped);
-        test_expect_exit(&run, 4);
+        cli_expect_exit(&run, 4);
         if (!strstr(run.err, test_ab_video) || !strstr(run.err, "swap the arguments"))
             fail_msg("stderr lacks the video path or the hint to swap:\n%s", run.err);
-        test_run_free(&run);
+        cli_run_free(&run);
     }
 
     /* Usage errors. */
@@ -1188,11 +1101,11 @@ static void cli_bad_inputs_exit_codes(void **state)
         { "--json", "--jsonl", "a.jpg", "b.mp4", NULL },
     };
     for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++) {
-        test_run run = { 0 };
+        cli_run run = { 0 };
         test_run_cli(&run, (const char *const *)usage[i]);
-        test_expect_exit(&run, 2);
+        cli_expect_exit(&run, 2);
         assert_non_null(strstr(run.err, "--help"));
-        test_run_free(&run);
+        cli_run_free(&run);
     }
 }
 
@@ -1203,15 +1116,15 @@ static void cli_plot_clamp_and_reference_modes(void **state)
     unlink(plot);
 
     /* b01.jpg is the second person: the first half of the video scores negative. */
-    test_run signed_run = { 0 }, clamped_run = { 0 };
+    cli_run signed_run = { 0 }, clamped_run = { 0 };
     const char *signed_args[] = { "--csv", "--every", "4", test_face("b01.jpg"), test_ab_video,
                                   NULL };
     test_run_cli(&signed_run, signed_args);
-    test_expect_exit(&signed_run, 0);
+    cli_expect_exit(&signed_run, 0);
     const char *clamped_args[] = { "--csv", "--every", "4", "--clamp-negative", "--plot", plot,
                                    test_face("b01.jpg"), test_ab_video, NULL };
     test_run_cli(&clamped_run, clamped_args);
-    test_expect_exit(&clamped_run, 0);
+    cli_expect_exit(&clamped_run, 0);
     assert_non_null(strstr(clamped_run.err, "clamped to 0"));
     test_row signed_rows[64], clamped_rows[64];
     int count = test_parse_csv(signed_run.out, signed_rows, 64);
@@ -1223,14 +1136,14 @@ static void cli_plot_clamp_and_reference_modes(void **state)
     }
     assert_true(negatives > 0);
 
-    char *svg = test_read_file(plot, NULL);
+    char *svg = data_read_file(plot, NULL);
     assert_non_null(svg);
     assert_non_null(strstr(svg, "<svg"));
     assert_int_equal(test_count(svg, "<circle"), (size_t)count);
     assert_non_null(strstr(svg, "b01.jpg"));
     free(svg);
-    test_run_free(&signed_run);
-    test_run_free(&clamped_run);
+    cli_run_free(&signed_run);
+    cli_run_free(&clamped_run);
 
     /* --ref-mode max over a directory of a01.jpg and b01.jpg is the per-frame maximum
      * of the two single-reference runs. */
@@ -1246,33 +1159,33 @@ static void cli_plot_clamp_and_reference_modes(void **state)
     }
     test_row single[2][64], combined[64];
     for (int i = 0; i < 2; i++) {
-        test_run run = { 0 };
+        cli_run run = { 0 };
         const char *args[] = { "--csv", "--every", "5", test_face(names[i]), test_ab_video, NULL };
         test_run_cli(&run, args);
-        test_expect_exit(&run, 0);
+        cli_expect_exit(&run, 0);
         count = test_parse_csv(run.out, single[i], 64);
-        test_run_free(&run);
+        cli_run_free(&run);
     }
-    test_run run = { 0 };
+    cli_run run = { 0 };
     const char *max_args[] = { "--csv", "--every", "5", "--ref-mode", "max", directory,
                                test_ab_video, NULL };
     test_run_cli(&run, max_args);
-    test_expect_exit(&run, 0);
+    cli_expect_exit(&run, 0);
     assert_int_equal(test_parse_csv(run.out, combined, 64), count);
     for (int i = 0; i < count; i++)
         assert_float_equal(combined[i].cosine, fmax(single[0][i].cosine, single[1][i].cosine),
                            2e-6);
-    test_run_free(&run);
+    cli_run_free(&run);
 
     /* Without a reference only the consistency metrics are reported. */
     const char *no_ref_args[] = { "--jsonl", "--every", "5", "--no-ref", test_ab_video, NULL };
     test_run_cli(&run, no_ref_args);
-    test_expect_exit(&run, 0);
+    cli_expect_exit(&run, 0);
     const char *summary = strstr(run.out, "{\"summary\"");
     assert_non_null(summary);
     assert_true(isnan(test_json_number(summary, "mean")));
     assert_true(test_json_number(summary, "consecutive_mean") > 0.0);
-    test_run_free(&run);
+    cli_run_free(&run);
 }
 
 /* ---- setup ---- */
@@ -1356,7 +1269,7 @@ int main(void)
     }
     snprintf(test_faces, sizeof test_faces, "%s/faces", shared);
     snprintf(test_rotation, sizeof test_rotation, "%s/cases/22_video_rotation_metadata", shared);
-    if (!test_is_directory(test_faces) || !test_is_directory(test_rotation)) {
+    if (!data_is_directory(test_faces) || !data_is_directory(test_rotation)) {
         fprintf(stderr, "test_video: skipped: %s or %s is missing.\n", test_faces,
                 test_rotation);
         return 77;
@@ -1397,8 +1310,8 @@ int main(void)
     const char *models = getenv("FACESIM_MODEL_DIR");
     if (models)
         snprintf(test_models, sizeof test_models, "%s/default", models);
-    if (!test_cli_path || !test_is_file(test_cli_path) || !models ||
-        !test_is_directory(test_models)) {
+    if (!test_cli_path || !data_is_file(test_cli_path) || !models ||
+        !data_is_directory(test_models)) {
         fprintf(stderr, "test_video: skipped the facesim video tests: FACESIM_CLI (%s) or the "
                         "default pack at $FACESIM_MODEL_DIR/default (%s) is missing.\n",
                 test_cli_path ? test_cli_path : "not set", test_models);
