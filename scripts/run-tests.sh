@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the CTest suite of a configured and built tree, then the fuzz smoke test when
 # scripts/fuzz-smoke.sh exists, and ends with one summary line
-# "tests: N passed, N failed, N skipped", in which the fuzz smoke test counts as one test.
+# "tests: N passed, N failed, N skipped", in which the fuzz smoke test counts as one test
+# and the sanitizer run of the unit tests (in the fuzz build) as another.
 #
 # Usage: scripts/run-tests.sh [BUILD_DIR]   (default: build)
 # Environment: FUZZ_SECONDS (default 60; 0 skips the fuzz smoke test),
@@ -54,7 +55,29 @@ elif [ "$fuzz_seconds" -gt 0 ]; then
   echo "run-tests: scripts/fuzz-smoke.sh not found: no fuzz smoke test"
 fi
 
-echo "tests: $passed passed, $failed failed, $skipped skipped$fuzz_note"
-if [ "$ctest_status" -ne 0 ] || [ "$fuzz_status" -ne 0 ]; then
+# The fuzz build is an AddressSanitizer + UndefinedBehaviorSanitizer build of the whole
+# library, so the unit tests of the engine, the loader and the decoders run there too.
+sanitize_status=0
+sanitize_note=
+sanitize_tests=(test_graph test_onnx_load test_ops_plain test_kernels test_engine
+  test_engine_models test_image test_eval)
+if [ "$fuzz_seconds" -gt 0 ] && [ -f "$build/fuzz/CTestTestfile.cmake" ]; then
+  echo "run-tests: the same unit tests under AddressSanitizer and UndefinedBehaviorSanitizer"
+  mkdir -p "$build/fuzz/test-work"
+  rm -rf "$build/fuzz/test-work/oracle"
+  [ -d "$build/test-work/oracle" ] && ln -s "$build/test-work/oracle" "$build/fuzz/test-work/oracle"
+  sanitize_regex="^($(IFS='|'; echo "${sanitize_tests[*]}"))$"
+  if cmake --build "$build/fuzz" -j 2 --target "${sanitize_tests[@]}" >/dev/null &&
+     (cd "$build/fuzz" && ctest --output-on-failure -R "$sanitize_regex"); then
+    passed=$((passed + 1))
+  else
+    sanitize_status=1
+    failed=$((failed + 1))
+    sanitize_note=" (the sanitizer run of the unit tests failed)"
+  fi
+fi
+
+echo "tests: $passed passed, $failed failed, $skipped skipped$fuzz_note$sanitize_note"
+if [ "$ctest_status" -ne 0 ] || [ "$fuzz_status" -ne 0 ] || [ "$sanitize_status" -ne 0 ]; then
   exit 1
 fi
