@@ -5,7 +5,9 @@
  * in options.c.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "facesim.h"
 #include "options.h"
@@ -76,8 +78,28 @@ static void cli_print_usage(FILE *out)
             "Run 'facesim <command> --help' for a command's options.\n");
 }
 
+/*
+ * Restarts the program with GOMP_SPINCOUNT=0 unless the user chose an OpenMP wait
+ * policy. oneDNN's threads wait at every barrier; libgomp's default spins 300,000
+ * times first, and when other processes hold the cores that spinning made 2-thread
+ * runs 10 to 100 times slower than 1 thread (measured with bench/bench_engine on a
+ * loaded 2-core machine). libgomp reads these variables only at start-up, hence the
+ * restart. On an idle machine spinning saves about 1 ms per inference; users can set
+ * OMP_WAIT_POLICY=active to get it back.
+ */
+static void cli_restart_without_spinning(char **argv)
+{
+    if (getenv("GOMP_SPINCOUNT") || getenv("OMP_WAIT_POLICY"))
+        return;
+    if (setenv("GOMP_SPINCOUNT", "0", 1) != 0)
+        return;
+    execv("/proc/self/exe", argv);
+    /* execv returned: keep running with the default policy. */
+}
+
 int main(int argc, char **argv)
 {
+    cli_restart_without_spinning(argv);
     if (argc < 2) {
         cli_print_usage(stderr);
         return CLI_EXIT_USAGE;

@@ -113,7 +113,11 @@ typedef struct facesim_params {
     const char *model_dir;    /* directory of ONNX files; roles are found from each model's
                                  inputs and outputs (see facesim_open). Copied by
                                  facesim_open. Default "models/default". */
-    int threads;              /* threads for inference; 0 means all cores */
+    int threads;              /* threads for inference; 0 means all cores. NOTE: the
+                                 threads are OpenMP's; on a machine where other processes
+                                 hold the cores, start the host program with
+                                 GOMP_SPINCOUNT=0 (the facesim program does this itself),
+                                 or more than one thread can run far slower than one. */
     int det_size;             /* SCRFD canvas side in pixels for detectors with a free input
                                  size: a multiple of 32, default 640. Detectors with a fixed
                                  input size use that size instead, as insightface does. */
