@@ -2,7 +2,8 @@
 #   make demo    install packages, fetch the models, build, compare demo photos
 #   make test    install packages, fetch the models, build, write the onnxruntime
 #                reference data, run ctest and the fuzz smoke test
-#   make bench   time facesim's engine against onnxruntime into docs/benchmarks.md
+#   make bench   time the engine against onnxruntime, and compare, pairs and video
+#                against the reference pipeline, into docs/benchmarks.md
 # Every step skips work that is already done, so repeated runs are quick.
 
 BUILD_DIR ?= build
@@ -40,6 +41,9 @@ demo: build models
 
 bench: build models
 	bench/run-engine.sh --build $(BUILD_DIR)
+	FACESIM_CLI=$(BUILD_DIR)/facesim bench/bench-compare.sh
+	bench/bench-pairs.sh --build $(BUILD_DIR) --repeat 3
+	FACESIM_CLI=$(BUILD_DIR)/facesim bench/bench-video.sh
 
 clean:
 	rm -rf $(BUILD_DIR)

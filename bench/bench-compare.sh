@@ -6,7 +6,7 @@
 # Usage: bench/bench-compare.sh [RUNS]   (default 15)
 # Needs: build/facesim, models/default (scripts/fetch-models.sh), ../shared, and
 # Debian's python3-opencv + python3-skimage for the reference.
-# Prints a markdown section for docs/benchmarks.md on stdout.
+# Writes its section into docs/benchmarks.md between the compare markers and prints it.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -56,11 +56,11 @@ reference_median=$(printf '%s\n' "${reference_times[@]}" | median)
 ratio=$(awk -v a="$facesim_median" -v b="$reference_median" 'BEGIN { printf "%.3f", a / b }')
 cosine=$("$cli" compare "$photo_a" "$photo_b" --models "$pack" --threads 1 -q)
 
-cat <<TEXT
-## facesim compare: whole-process wall time
-
-$(date -u +%Y-%m-%d), $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, both programs pinned to
-core 0 with taskset, $runs interleaved runs each, median. Photos a01.jpg and a02.jpg, detector
+section=$(cat <<TEXT
+<!-- compare:begin (bench/bench-compare.sh replaces this block) -->
+$(date -u +%Y-%m-%d), $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, load average
+$(cut -d' ' -f1-3 /proc/loadavg) at the end. Both programs pinned to core 0 with taskset,
+$runs interleaved runs each, median. Photos a01.jpg and a02.jpg, detector
 scrfd_500m_bnkps.onnx, recogniser fr_feature.onnx (cosine $cosine).
 
 | program | median wall time (ms) |
@@ -70,4 +70,20 @@ scrfd_500m_bnkps.onnx, recogniser fr_feature.onnx (cosine $cosine).
 | ratio facesim / reference | $ratio |
 
 Command: \`bench/bench-compare.sh $runs\`
+<!-- compare:end -->
 TEXT
+)
+
+echo "$section"
+doc=$root/docs/benchmarks.md
+if grep -q '<!-- compare:begin' "$doc"; then
+    python3 - "$doc" "$section" <<'PY'
+import re, sys
+path, section = sys.argv[1], sys.argv[2]
+text = open(path).read()
+text = re.sub(r"<!-- compare:begin.*?<!-- compare:end -->", lambda _: section, text, flags=re.S)
+open(path, "w").write(text)
+PY
+else
+    printf '\n## facesim compare: whole-process wall time\n\n%s\n' "$section" >> "$doc"
+fi
