@@ -16,6 +16,12 @@
  * Threads: a context is not thread-safe. Use one context per thread; contexts
  * share nothing.
  *
+ * Building a program: the build tree has a pkg-config file that lists the
+ * libraries facesim needs (oneDNN, FFmpeg, libjpeg, libpng, libwebp, libtiff,
+ * protobuf-c, OpenMP):
+ *     cc app.c $(PKG_CONFIG_PATH=build pkg-config --cflags --libs facesim-uninstalled)
+ * After `cmake --install build`, use `pkg-config --cflags --libs facesim`.
+ *
  * Limitations:
  * - model packs must contain an SCRFD detector with landmark outputs (*_bnkps)
  *   or the default pack's UltraFace detector plus its 68-point landmark model,

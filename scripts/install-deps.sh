@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages that building, testing and benchmarking facesim need.
-# Runs apt-get only when a package is missing, and `apt-get update` only when a missing
-# package has no install candidate in the current package lists. Needs root (or sudo)
-# only when something has to be installed.
+# Runs apt-get only when a package is missing. `apt-get update` runs first when a missing
+# package has no install candidate in the current package lists, and again (followed by a
+# second install) when the install fails, as it does with stale lists that name package
+# versions the mirror no longer has. Needs root (or sudo) only when something has to be
+# installed.
 set -euo pipefail
 
 packages=(
@@ -62,5 +64,12 @@ if [ "$needs_update" -eq 1 ]; then
   "${sudo_cmd[@]}" apt-get update
 fi
 
-"${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+install_missing() {
+  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+}
+if ! install_missing; then
+  echo "install-deps: apt-get install failed; refreshing the package lists and trying again"
+  "${sudo_cmd[@]}" apt-get update
+  install_missing
+fi
 echo "install-deps: installed ${missing[*]}"

@@ -1,9 +1,8 @@
 /*
  * The table of operators the engine implements.
  *
- * Each ops/<name>.c defines `const fs_op fs_op_<name>`. The declarations below are
- * weak, so an op that is not linked in reads as NULL and fs_op_find reports it as
- * unsupported instead of failing the build.
+ * Each ops/<name>.c defines `const fs_op fs_op_<name>`. The table refers to every one,
+ * so linking libfacesim.a the ordinary way pulls all op files into a program.
  */
 #include <string.h>
 
@@ -17,7 +16,7 @@
     X(gather) X(shape) X(unsqueeze) X(squeeze) X(constant) X(identity) X(dropout) X(pad)   \
     X(cast) X(constant_of_shape) X(reduce_mean) X(reduce_sum)
 
-#define FS_DECLARE_OP(name) extern const fs_op fs_op_##name __attribute__((weak));
+#define FS_DECLARE_OP(name) extern const fs_op fs_op_##name;
 FS_OP_LIST(FS_DECLARE_OP)
 
 #define FS_OP_ENTRY(name) &fs_op_##name,
@@ -26,7 +25,7 @@ const fs_op *fs_op_find(const char *op_type)
 {
     static const fs_op *const table[] = { FS_OP_LIST(FS_OP_ENTRY) };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
-        if (table[i] && strcmp(table[i]->op_type, op_type) == 0)
+        if (strcmp(table[i]->op_type, op_type) == 0)
             return table[i];
     return NULL;
 }
