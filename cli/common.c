@@ -38,6 +38,8 @@ static void cli_log(void *user_data, int level, const char *message)
         return;
     static const char *const names[] = { "error", "warning", "info", "debug" };
     const char *name = level >= 0 && level <= FACESIM_LOG_DEBUG ? names[level] : "log";
+    char rewritten[2048];
+    message = cli_message_terms(message, rewritten, sizeof rewritten);
     const char *path = session->current_input;
     bool named = !path || strncmp(message, path, strlen(path)) == 0;
     fprintf(stderr, "facesim %s: %s: %s%s%s\n", options->command_name, name,
@@ -126,7 +128,57 @@ int cli_exit_for_input_status(int status)
     }
 }
 
-static const char *cli_hint_for_status(const cli_options *options, int status)
+/* Library messages name the facesim_params / facesim_embed_options field with the
+ * option in brackets. Each pair is the library wording and the CLI wording. */
+static const char *const cli_library_phrases[][2] = {
+    { "set accept_damaged (CLI: --accept-damaged)", "pass --accept-damaged" },
+    { "use aligned_input (CLI: --aligned)", "pass --aligned" },
+    { "try pad_retry (CLI: --pad-retry)", "try --pad-retry" },
+    { "turn off aligned_input (CLI: drop --aligned)", "drop --aligned" },
+};
+
+const char *cli_message_terms(const char *message, char *buffer, size_t size)
+{
+    if (!message || !strstr(message, "(CLI: ") || size == 0)
+        return message;
+    size_t length = 0;
+    const char *at = message;
+    while (*at && length + 1 < size) {
+        bool replaced = false;
+        for (size_t i = 0; i < sizeof cli_library_phrases / sizeof cli_library_phrases[0]; i++) {
+            const char *phrase = cli_library_phrases[i][0];
+            if (strncmp(at, phrase, strlen(phrase)) == 0) {
+                int written = snprintf(buffer + length, size - length, "%s",
+                                       cli_library_phrases[i][1]);
+                length += (size_t)written < size - length ? (size_t)written : size - length - 1;
+                at += strlen(phrase);
+                replaced = true;
+                break;
+            }
+        }
+        if (replaced)
+            continue;
+
+        /* Any other "name (CLI: option)": keep only the option. The library name is
+         * the word before the bracket, already copied, so it is taken back out. */
+        const char *close = strncmp(at, " (CLI: ", 7) == 0 ? strchr(at, ')') : NULL;
+        if (close) {
+            while (length > 0 && buffer[length - 1] != ' ')
+                length--;
+            at += 7;
+            while (at < close && length + 1 < size)
+                buffer[length++] = *at++;
+            at = close + 1;
+            continue;
+        }
+        buffer[length++] = *at++;
+    }
+    buffer[length] = '\0';
+    return buffer;
+}
+
+static const char *cli_hint_for_status(const cli_options *options, int status,
+                                       const char *message)
 {
     switch (status) {
     case FACESIM_ERR_NO_FACE:
@@ -138,6 +190,9 @@ static const char *cli_hint_for_status(const cli_options *options, int status)
                    : "If the image is a tight face crop try --pad-retry, if it is an aligned "
                      "112x112 crop pass --aligned, or try a lower --det-thresh.";
     case FACESIM_ERR_IO:
+        if (strstr(message, "is a directory"))
+            return "Pass an image file. For folders of images see facesim pairs and "
+                   "facesim dirs.";
         return "Check that the file exists and is readable.";
     case FACESIM_ERR_INVALID_DATA:
         return "The file is damaged or not an image: re-export or re-download it.";
@@ -158,21 +213,67 @@ static const char *cli_hint_for_status(const cli_options *options, int status)
     }
 }
 
-void cli_report_input_error(const cli_options *options, const char *path, int status,
-                            const char *message)
+/* Returns the hint for a video input. Statuses without a video-specific next step get
+ * the image hint. */
+static const char *cli_video_hint_for_status(const cli_options *options, int status,
+                                             const char *message)
+{
+    switch (status) {
+    case FACESIM_ERR_IO:
+        if (strstr(message, "is a directory"))
+            return "Pass a video file.";
+        return "Check that the file exists and is readable.";
+    case FACESIM_ERR_INVALID_DATA:
+        return "The file is damaged or not a video: check that it is a complete video file, "
+               "for example with `ffprobe FILE`.";
+    case FACESIM_ERR_UNSUPPORTED:
+        return "Convert the video to H.264 in MP4, for example with "
+               "`ffmpeg -i FILE -c:v libx264 out.mp4`.";
+    case FACESIM_ERR_LIMIT:
+        return "If the video is genuine, raise --max-pixels.";
+    default:
+        return cli_hint_for_status(options, status, message);
+    }
+}
+
+static void cli_report_error(const cli_options *options, const char *path, int status,
+                             const char *message, bool video)
 {
     if (!message || !*message)
         message = facesim_status_name(status);
+    char rewritten[2048];
+    message = cli_message_terms(message, rewritten, sizeof rewritten);
     size_t path_length = strlen(path);
     bool named = strncmp(message, path, path_length) == 0;
     fprintf(stderr, "facesim %s: ", options->command_name);
     if (!named)
         fprintf(stderr, "%s: ", path);
     fprintf(stderr, "%s\n", message);
-    /* Library messages may already name the CLI options to try. */
-    const char *hint = cli_hint_for_status(options, status);
-    if (hint && !strstr(message, "--"))
+    /* Library messages may already give the next step: an option to try, or to copy
+     * the file again. */
+    const char *hint = video ? cli_video_hint_for_status(options, status, message)
+                             : cli_hint_for_status(options, status, message);
+    if (hint && !strstr(message, "--") && !strstr(message, " again"))
         fprintf(stderr, "  %s\n", hint);
+    facesim_params defaults;
+    facesim_default_params(&defaults);
+    if (status == FACESIM_ERR_NO_FACE && !options->embed.aligned_input &&
+        options->det_size > defaults.det_size)
+        fprintf(stderr, "  A face that fills much of the image can be too large for the "
+                        "detector at --det-size %d: try --det-size %d or smaller.\n",
+                options->det_size, defaults.det_size);
+}
+
+void cli_report_input_error(const cli_options *options, const char *path, int status,
+                            const char *message)
+{
+    cli_report_error(options, path, status, message, false);
+}
+
+void cli_report_video_error(const cli_options *options, const char *path, int status,
+                            const char *message)
+{
+    cli_report_error(options, path, status, message, true);
 }
 
 int cli_load_image(cli_session *session, const char *path, facesim_image **image)

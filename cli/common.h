@@ -40,6 +40,18 @@ int cli_exit_for_input_status(int status);
 void cli_report_input_error(const cli_options *options, const char *path, int status,
                             const char *message);
 
+/* Prints what cli_report_input_error prints, with the hints for a video file in place
+ * of those for an image. */
+void cli_report_video_error(const cli_options *options, const char *path, int status,
+                            const char *message);
+
+/*
+ * Rewrites a library message in CLI terms: "use aligned_input (CLI: --aligned)" becomes
+ * "pass --aligned", and any other "name (CLI: option)" becomes "option". Returns
+ * message itself when it names no library parameter, else buffer (truncated to size).
+ */
+const char *cli_message_terms(const char *message, char *buffer, size_t size);
+
 /* Prints a warning to stderr unless --quiet was given. */
 void cli_warn(const cli_options *options, const char *format, ...)
     __attribute__((format(printf, 2, 3)));

@@ -32,6 +32,8 @@ static void cli_compare_help(FILE *out)
 /* One input of a single-face comparison. */
 typedef struct cli_compare_side {
     const char *path;
+    facesim_embed_options embed; /* the shared options, aligned_input set per input */
+    const char *aligned_option;  /* "--aligned-a" or "--aligned-b" when that set it, or NULL */
     facesim_face_embedding result;
     double load_ms;
     double embed_ms;
@@ -43,6 +45,8 @@ static void cli_compare_embed_side(cli_session *session, cli_compare_side *side)
 {
     const cli_options *options = session->options;
     facesim_image *image = NULL;
+    cli_options side_options = *options;
+    side_options.embed = side->embed;
 
     double start = cli_now_ms();
     side->status = cli_load_image(session, side->path, &image);
@@ -52,10 +56,20 @@ static void cli_compare_embed_side(cli_session *session, cli_compare_side *side)
 
     side->image_warnings = facesim_image_warnings(image);
     start = cli_now_ms();
-    side->status = facesim_embed_image(session->ctx, image, &options->embed, &side->result);
+    side->status = facesim_embed_image(session->ctx, image, &side->embed, &side->result);
     side->embed_ms = cli_now_ms() - start;
-    if (side->status != FACESIM_OK)
-        cli_report_input_error(options, side->path, side->status, facesim_errmsg(session->ctx));
+    if (side->status != FACESIM_OK) {
+        char terms[2048], message[2200];
+        const char *text = cli_message_terms(facesim_errmsg(session->ctx), terms, sizeof terms);
+        /* The library names --aligned, but this input was marked by --aligned-a or -b. */
+        const char *drop = strstr(text, "drop --aligned");
+        if (drop && side->aligned_option) {
+            snprintf(message, sizeof message, "%.*sdrop %s%s", (int)(drop - text), text,
+                     side->aligned_option, drop + strlen("drop --aligned"));
+            text = message;
+        }
+        cli_report_input_error(&side_options, side->path, side->status, text);
+    }
     facesim_image_free(image);
 }
 
@@ -77,7 +91,7 @@ static void cli_compare_print_side(const cli_session *session, const cli_compare
     const facesim_face_embedding *result = &side->result;
     const facesim_face *face = &result->face;
     FILE *out = session->out;
-    if (session->options->embed.aligned_input) {
+    if (side->embed.aligned_input) {
         fprintf(out, "%s: aligned input, detection skipped\n", side->path);
         return;
     }
@@ -112,7 +126,8 @@ static int cli_compare_write_json(cli_session *session, const cli_compare_side s
     fs_json_key_fixed(&json, "threshold", threshold, 4);
     fs_json_key_string(&json, "threshold_source", options->threshold_set ? "option" : "model pack");
     fs_json_key_bool(&json, "same_person", cosine >= threshold);
-    fs_json_key_bool(&json, "aligned_input", options->embed.aligned_input);
+    fs_json_key_bool(&json, "aligned_input",
+                     sides[0].embed.aligned_input && sides[1].embed.aligned_input);
 
     fs_json_key(&json, "faces");
     fs_json_begin_array(&json);
@@ -121,7 +136,8 @@ static int cli_compare_write_json(cli_session *session, const cli_compare_side s
         fs_json_begin_object(&json);
         fs_json_key_string(&json, "file", sides[i].path);
         fs_json_key_bool(&json, "damaged", sides[i].image_warnings != 0);
-        if (options->embed.aligned_input) {
+        fs_json_key_bool(&json, "aligned_input", sides[i].embed.aligned_input);
+        if (sides[i].embed.aligned_input) {
             fs_json_key(&json, "face");
             fs_json_null(&json);
         } else {
@@ -158,6 +174,13 @@ static int cli_compare_one_face(cli_session *session, double start_ms)
 {
     const cli_options *options = session->options;
     cli_compare_side sides[2] = { { .path = options->inputs[0] }, { .path = options->inputs[1] } };
+    for (int i = 0; i < 2; i++) {
+        sides[i].embed = options->embed;
+        if (options->aligned_side[i] && !options->embed.aligned_input) {
+            sides[i].embed.aligned_input = 1;
+            sides[i].aligned_option = i == 0 ? "--aligned-a" : "--aligned-b";
+        }
+    }
 
     /* Both sides run even when the first fails, so every problem is reported at once. */
     cli_compare_embed_side(session, &sides[0]);

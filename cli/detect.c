@@ -39,6 +39,16 @@ static const uint8_t cli_detect_landmark_colors[5][3] = {
     { 255, 0, 0 }, { 0, 0, 255 }, { 0, 255, 0 }, { 255, 255, 0 }, { 255, 0, 255 }
 };
 
+/* Prints a failed write of path; the message from the PNG writer may already start
+ * with the path. */
+static void cli_report_output_error(const char *path, const char *message, const char *hint)
+{
+    if (strncmp(message, path, strlen(path)) == 0)
+        fprintf(stderr, "facesim detect: %s. %s\n", message, hint);
+    else
+        fprintf(stderr, "facesim detect: cannot write '%s': %s. %s\n", path, message, hint);
+}
+
 /* Writes a copy of the image with every face's box and landmarks drawn. */
 static int cli_detect_draw(const cli_session *session, const char *path,
                            const facesim_image *image, const facesim_face *faces, int count,
@@ -71,8 +81,8 @@ static int cli_detect_draw(const cli_session *session, const char *path,
 
     status = fs_image_write_png(out_path, &canvas, &err);
     if (status != FACESIM_OK)
-        fprintf(stderr, "facesim detect: cannot write '%s': %s. Check that the directory "
-                        "exists and is writable.\n", out_path, err.message);
+        cli_report_output_error(out_path, err.message,
+                                "Check that the directory exists and is writable.");
     fs_image_release(&canvas);
     return status;
 }
@@ -99,8 +109,8 @@ static int cli_detect_save_crops(cli_session *session, const char *path,
         fs_error err;
         status = fs_image_write_png(crop_path, &crop_image, &err);
         if (status != FACESIM_OK) {
-            fprintf(stderr, "facesim detect: cannot write '%s': %s. Check that the directory "
-                            "is writable.\n", crop_path, err.message);
+            cli_report_output_error(crop_path, err.message,
+                                    "Check that the directory is writable.");
             return status;
         }
     }
@@ -182,7 +192,10 @@ static int cli_detect_one(cli_session *session, const char *path, fs_json_writer
             fs_json_key(json, "error");
             fs_json_begin_object(json);
             fs_json_key_string(json, "status", facesim_status_name(status));
-            fs_json_key_string(json, "message", facesim_errmsg(session->ctx));
+            char message[2048];
+            fs_json_key_string(json, "message",
+                               cli_message_terms(facesim_errmsg(session->ctx), message,
+                                                 sizeof message));
             fs_json_end_object(json);
         }
         fs_json_end_object(json);

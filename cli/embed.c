@@ -134,7 +134,10 @@ static int cli_embed_write_row(cli_embed_output *output, const cli_session *sess
             fs_json_key(&json, "error");
             fs_json_begin_object(&json);
             fs_json_key_string(&json, "status", facesim_status_name(status));
-            fs_json_key_string(&json, "message", facesim_errmsg(session->ctx));
+            char message[2048];
+            fs_json_key_string(&json, "message",
+                               cli_message_terms(facesim_errmsg(session->ctx), message,
+                                                 sizeof message));
             fs_json_end_object(&json);
         }
         fs_json_end_object(&json);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -21,6 +22,8 @@ enum cli_option_id {
     OPT_SELECT,
     OPT_PAD_RETRY,
     OPT_ALIGNED,
+    OPT_ALIGNED_A,
+    OPT_ALIGNED_B,
     OPT_THRESHOLD,
     OPT_ALL_FACES,
     OPT_JSON,
@@ -76,6 +79,12 @@ static const cli_option_spec cli_option_table[] = {
     { OPT_ALIGNED, "aligned", 0, NULL, CLI_COMPARE | CLI_EMBED | CLI_BATCH_COMMANDS,
       "inputs are 112x112 crops aligned to the ArcFace\n"
       "template: skip detection" },
+    { OPT_ALIGNED_A, "aligned-a", 0, NULL, CLI_COMPARE,
+      "only A is an aligned 112x112 crop: skip its\n"
+      "detection, detect and align the face in B" },
+    { OPT_ALIGNED_B, "aligned-b", 0, NULL, CLI_COMPARE,
+      "only B is an aligned 112x112 crop: skip its\n"
+      "detection, detect and align the face in A" },
     { OPT_ALIGNED, "aligned", 0, NULL, CLI_VIDEO,
       "reference images are 112x112 crops aligned to the\n"
       "ArcFace template: skip their detection" },
@@ -97,7 +106,8 @@ static const cli_option_spec cli_option_table[] = {
       "fixed input size ignore it)" },
     { OPT_DET_THRESH, "det-thresh", 0, "X", CLI_MODEL_COMMANDS,
       "minimum detector score, from 0 to 1 (default:\n"
-      "the detector's, 0.5 for SCRFD)" },
+      "the detector's: 0.65 for the default pack's\n"
+      "UltraFace detector, 0.5 for SCRFD)" },
     { OPT_ACCEPT_DAMAGED, "accept-damaged", 0, NULL, CLI_IMAGE_COMMANDS | CLI_BATCH_COMMANDS,
       "process truncated or corrupt JPEGs that decode\n"
       "partly (missing rows grey) with a warning,\n"
@@ -271,6 +281,8 @@ static int cli_apply_option(cli_options *options, const cli_option_spec *spec, c
     case OPT_VERBOSE: options->verbose++; break;
     case OPT_PAD_RETRY: options->embed.pad_retry = 1; break;
     case OPT_ALIGNED: options->embed.aligned_input = 1; break;
+    case OPT_ALIGNED_A: options->aligned_side[0] = true; break;
+    case OPT_ALIGNED_B: options->aligned_side[1] = true; break;
     case OPT_ALL_FACES: options->all_faces = true; break;
     case OPT_ACCEPT_DAMAGED: options->accept_damaged = true; break;
     case OPT_JSON: return cli_set_report(options, CLI_REPORT_JSON);
@@ -415,10 +427,12 @@ static int cli_check_options(cli_options *options)
         if (count != 2)
             return cli_usage_error(options, "expected two images A and B, got %d argument%s",
                                    count, count == 1 ? "" : "s");
-        if (options->all_faces && options->embed.aligned_input)
+        if (options->all_faces &&
+            (options->embed.aligned_input || options->aligned_side[0] || options->aligned_side[1]))
             return cli_usage_error(options,
-                                   "--all-faces and --aligned cannot be combined: an aligned "
-                                   "crop contains exactly one face");
+                                   "--all-faces and --aligned (or --aligned-a, --aligned-b) "
+                                   "cannot be combined: an aligned crop contains exactly one "
+                                   "face");
         if (options->all_faces && options->embed.select != FACESIM_SELECT_LARGEST)
             return cli_usage_error(options,
                                    "--all-faces and --select cannot be combined: every face is "
@@ -428,6 +442,16 @@ static int cli_check_options(cli_options *options)
     case CLI_EMBED:
         if (count == 0)
             return cli_usage_error(options, "expected at least one image");
+        if (options->draw) {
+            struct stat info;
+            bool directory = stat(options->draw, &info) == 0 && S_ISDIR(info.st_mode);
+            const char *dot = strrchr(options->draw, '.');
+            if (!directory && (!dot || strcasecmp(dot, ".png") != 0))
+                return cli_usage_error(options,
+                                       "--draw '%s': the drawing is written as PNG, so give the "
+                                       "file a .png name (or an existing directory)",
+                                       options->draw);
+        }
         break;
     default:
         break; /* video, pairs, dirs and merge check their own inputs */

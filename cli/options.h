@@ -75,6 +75,7 @@ typedef struct cli_options {
     bool threshold_set;        /* also video, pairs and dirs */
     float threshold;
     bool all_faces;
+    bool aligned_side[2];      /* --aligned-a, --aligned-b: only that input is a crop */
     bool json;                 /* --json; also detect, video, pairs and dirs */
 
     /* video, pairs and dirs */

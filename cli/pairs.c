@@ -159,6 +159,12 @@ static void cli_batch_fill_row(cli_batch_run *run, size_t r, fs_job_row *row)
     else
         snprintf(run->error_buffer, sizeof run->error_buffer, "%s",
                  failed->error ? failed->error : "failed");
+
+    /* The message goes into the CLI's table, CSV and JSON, so it names options. */
+    char rewritten[sizeof run->error_buffer];
+    const char *message = cli_message_terms(run->error_buffer, rewritten, sizeof rewritten);
+    if (message != run->error_buffer)
+        memcpy(run->error_buffer, rewritten, strlen(rewritten) + 1);
     row->error = run->error_buffer;
 }
 

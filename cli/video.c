@@ -179,7 +179,7 @@ static int cli_video_count_frames(const cli_video_options *options, uint64_t max
     }
     fs_video_close(reader);
     if (status != FACESIM_OK) {
-        cli_report_input_error(&options->common, options->video, status, err.message);
+        cli_report_video_error(&options->common, options->video, status, err.message);
         return cli_exit_for_input_status(status);
     }
     return CLI_EXIT_OK;
@@ -226,7 +226,7 @@ static int cli_video_process(const cli_video_options *options, facesim_context *
     int status = fs_video_evaluate(ctx, reader, sampler, &params, result, &err);
     fs_progress_finish(&progress);
     if (status != FACESIM_OK) {
-        cli_report_input_error(&options->common, options->video, status, err.message);
+        cli_report_video_error(&options->common, options->video, status, err.message);
         return cli_exit_for_input_status(status);
     }
     return CLI_EXIT_OK;
@@ -257,6 +257,19 @@ static void cli_video_warn_damage(const cli_video_options *options, fs_video_rea
              damage->last_message[0] ? "; FFmpeg: " : "", damage->last_message, frames);
 }
 
+/* Warns when an undamaged input has one frame: a still image given as the video, for
+ * example `facesim video a.jpg b.jpg`, decodes as a one-frame MJPEG stream. */
+static void cli_video_warn_single_frame(const cli_video_options *options,
+                                        fs_video_reader *reader)
+{
+    const fs_video_damage *damage = fs_video_get_damage(reader);
+    if (fs_video_frames_read(reader) != 1 || damage->decode_errors || damage->read_error)
+        return;
+    cli_warn(&options->common,
+             "%s: the input has a single frame, so it is probably a still image, not a "
+             "video. To compare two images use facesim compare.", options->video);
+}
+
 /* Opens the video and prepares the sampler; for --frames the frames are counted first. */
 static int cli_video_open(const cli_video_options *options, fs_video_reader **reader,
                           fs_sampler *sampler)
@@ -264,7 +277,7 @@ static int cli_video_open(const cli_video_options *options, fs_video_reader **re
     fs_error err;
     int status = fs_video_open(options->video, options->common.max_pixels, reader, &err);
     if (status != FACESIM_OK) {
-        cli_report_input_error(&options->common, options->video, status, err.message);
+        cli_report_video_error(&options->common, options->video, status, err.message);
         return cli_exit_for_input_status(status);
     }
     int64_t total_frames = 0;
@@ -280,7 +293,9 @@ static int cli_video_open(const cli_video_options *options, fs_video_reader **re
         fprintf(stderr, "facesim video: %s\n", err.message);
         return CLI_EXIT_USAGE;
     }
-    if (options->sample_mode == FS_SAMPLE_COUNT && sampler->index_count < options->sample_value)
+    /* An empty stream is reported as an error by the main pass, not warned about here. */
+    if (options->sample_mode == FS_SAMPLE_COUNT && total_frames > 0 &&
+        sampler->index_count < options->sample_value)
         cli_warn(&options->common, "%s: --frames %.0f asks for more frames than the video has "
                                    "(%lld); each frame is used once", options->video,
                  options->sample_value, (long long)total_frames);
@@ -332,6 +347,7 @@ int cli_video_main(int argc, char **argv)
         };
         fs_video_summarize(result.rows, result.row_count, report.threshold, &report.summary);
         cli_video_warn_damage(&options, reader);
+        cli_video_warn_single_frame(&options, reader);
         exit_code = cli_video_write_results(&report, session.out);
     }
     exit_code = cli_session_close(&session, exit_code);

@@ -47,6 +47,15 @@ static void cli_video_text_number(FILE *out, const char *label, double value, co
         fprintf(out, "%s %.4f%s\n", label, value, tail);
 }
 
+/* Formats a number with 4 decimals or, for NaN (no frame to average), "-". */
+static const char *cli_video_format_number(double value, char buffer[32])
+{
+    if (isnan(value))
+        return "-";
+    snprintf(buffer, 32, "%.4f", value);
+    return buffer;
+}
+
 static int cli_video_write_text_summary(const cli_video_report *report, FILE *out);
 
 static int cli_video_write_text(const cli_video_report *report, FILE *out)
@@ -125,8 +134,12 @@ static int cli_video_write_text_summary(const cli_video_report *report, FILE *ou
     fprintf(out, "frames sampled: %zu, without a face: %zu\n", summary->sampled,
             summary->without_face);
     if (report->reference) {
-        fprintf(out, "cosine to reference: mean %.4f, std %.4f (population), min %.4f, max "
-                     "%.4f\n", summary->mean, summary->std, summary->min, summary->max);
+        char mean[32], std[32], min[32], max[32];
+        fprintf(out, "cosine to reference: mean %s, std %s (population), min %s, max %s\n",
+                cli_video_format_number(summary->mean, mean),
+                cli_video_format_number(summary->std, std),
+                cli_video_format_number(summary->min, min),
+                cli_video_format_number(summary->max, max));
         cli_video_text_number(out, "consistency (1 - std):", summary->consistency, "");
         fprintf(out, "same person (cosine >= %.4f): %zu of %zu frames with a face\n", threshold,
                 summary->same_person, summary->sampled - summary->without_face);
@@ -353,13 +366,17 @@ static int cli_video_write_plot(const cli_video_report *report)
     char title[512], subtitle[256];
     if (reference) {
         snprintf(title, sizeof title, "%s vs reference %s", video, ref);
-        snprintf(subtitle, sizeof subtitle, "mean cosine %.4f, std %.4f, %zu of %zu frames "
-                 "without a face%s", summary->mean, summary->std, summary->without_face,
+        char mean[32], std[32];
+        snprintf(subtitle, sizeof subtitle, "mean cosine %s, std %s, %zu of %zu frames "
+                 "without a face%s", cli_video_format_number(summary->mean, mean),
+                 cli_video_format_number(summary->std, std), summary->without_face,
                  summary->sampled, options->clamp_negative ? ", negatives clamped to 0" : "");
     } else {
         snprintf(title, sizeof title, "%s: similarity to the first frame with a face", video);
-        snprintf(subtitle, sizeof subtitle, "mean %.4f, %zu of %zu frames without a face",
-                 summary->first_mean, summary->without_face, summary->sampled);
+        char mean[32];
+        snprintf(subtitle, sizeof subtitle, "mean %s, %zu of %zu frames without a face",
+                 cli_video_format_number(summary->first_mean, mean), summary->without_face,
+                 summary->sampled);
     }
     fs_timeline_params params = {
         .title = title,

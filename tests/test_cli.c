@@ -243,6 +243,9 @@ static void usage_errors_exit_2(void **state)
         { "compare", "--select", "biggest", "a.jpg", "b.jpg", NULL },
         { "compare", "--threads", NULL },
         { "compare", "--all-faces", "--aligned", "a.jpg", "b.jpg", NULL },
+        { "compare", "--all-faces", "--aligned-b", "a.jpg", "b.jpg", NULL },
+        { "detect", "--draw", "drawn.jpg", "a.jpg", NULL },
+        { "embed", "--aligned-a", "a.jpg", NULL },
         { "detect", "--threshold", "0.3", "a.jpg", NULL },
         { "detect", NULL },
         { "embed", "--format", "xml", "a.jpg", NULL },
@@ -352,6 +355,67 @@ static void command_help_lists_own_options(void **state)
         }
         cli_run_free(&run);
     }
+}
+
+/* compare --help lists the one-sided --aligned options and the default pack's detector
+ * threshold. */
+static void compare_help_states_defaults(void **state)
+{
+    (void)state;
+    cli_run run;
+    test_run_cli(&run, (const char *const[]){ "compare", "--help", NULL });
+    cli_expect_exit(&run, 0);
+    assert_non_null(strstr(run.out, "--aligned-a"));
+    assert_non_null(strstr(run.out, "--aligned-b"));
+    const char *det_thresh = strstr(run.out, "--det-thresh");
+    assert_non_null(det_thresh);
+    const char *next_option = strstr(det_thresh + 1, "\n      --");
+    const char *default_value = strstr(det_thresh, "0.65");
+    if (!default_value || (next_option && default_value > next_option))
+        fail_msg("--det-thresh help does not give the default pack's 0.65:\n%s", det_thresh);
+    cli_run_free(&run);
+}
+
+/* docs/cli.md documents every option that compare, detect and embed list in --help, and
+ * contains no notes meant for the maintainers. */
+static void docs_cover_every_option(void **state)
+{
+    (void)state;
+    const char *source = getenv("FACESIM_SOURCE_DIR");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/docs/cli.md", source ? source : "");
+    if (!source || !data_is_file(path)) {
+        fprintf(stderr, "skipped: docs/cli.md not found (FACESIM_SOURCE_DIR is not set)\n");
+        return;
+    }
+    size_t size = 0;
+    char *docs = data_read_file(path, &size);
+    assert_non_null(docs);
+    assert_null(strstr(docs, "copied into the README"));
+
+    static const char *const commands[] = { "compare", "detect", "embed" };
+    for (int c = 0; c < 3; c++) {
+        cli_run run;
+        test_run_cli(&run, (const char *const[]){ commands[c], "--help", NULL });
+        cli_expect_exit(&run, 0);
+        /* Option lines start with "      --name" or "  -x, --name". */
+        for (const char *at = run.out; (at = strstr(at, "\n  ")); at++) {
+            const char *option = at + 1;
+            while (*option == ' ')
+                option++;
+            if (option[0] == '-' && option[1] != '-' && option[2] == ',')
+                option += 4;
+            if (strncmp(option, "--", 2) != 0)
+                continue;
+            size_t length = strcspn(option, " =\n");
+            char quoted[64];
+            snprintf(quoted, sizeof quoted, "`%.*s", (int)length, option);
+            if (!strstr(docs, quoted))
+                fail_msg("docs/cli.md does not document %s option %s", commands[c], quoted + 1);
+        }
+        cli_run_free(&run);
+    }
+    free(docs);
 }
 
 /* The shared options parse the same way for every command that loads models. */
@@ -587,6 +651,37 @@ static void compare_missing_file_exit_4(void **state)
     cli_run_free(&run);
 }
 
+/* A directory in place of an image is named as such, not reported by its size. */
+static void directory_as_image_exit_4(void **state)
+{
+    char a[4200];
+    test_path(a, sizeof a, test_faces, "a01.jpg");
+    static const char *const commands[] = { "compare", "detect", "embed" };
+    for (int i = 0; i < 3; i++) {
+        cli_run run;
+        if (i == 0)
+            test_run_cli(&run, (const char *const[]){ commands[i], "--models", test_models, a,
+                                                      test_faces, NULL });
+        else
+            test_run_cli(&run, (const char *const[]){ commands[i], "--models", test_models,
+                                                      test_faces, NULL });
+        cli_expect_exit(&run, 4);
+        char expected[4300];
+        snprintf(expected, sizeof expected, "%s: is a directory, not an image file", test_faces);
+        if (!strstr(run.err, expected))
+            fail_msg("%s with a directory: expected \"%s\" in:\n%s", commands[i], expected,
+                     run.err);
+        assert_null(strstr(run.err, "bytes"));
+        cli_run_free(&run);
+    }
+
+    /* The library returns the same through its API. */
+    facesim_image *image = NULL;
+    assert_int_equal(facesim_image_load(NULL, test_faces, &image), FACESIM_ERR_IO);
+    assert_null(image);
+    assert_non_null(strstr(facesim_last_error(), "is a directory"));
+}
+
 static void compare_aligned_crops(void **state)
 {
     char jolie_a[4200], jolie_b[4200], musk[4200];
@@ -612,6 +707,167 @@ static void compare_aligned_crops(void **state)
     if (!(same >= threshold && different < threshold && same > different + 0.2))
         fail_msg("aligned crops: same person %.4f, different %.4f, threshold %.4f", same,
                  different, threshold);
+}
+
+/* --aligned-b: a full photo against an aligned crop of the same photo. */
+static void compare_aligned_one_side(void **state)
+{
+    static const char *const pairs[][2] = {
+        { "jolie_a_full.jpg", "jolie_a_aligned112.png" },
+        { "jolie_b_full.jpg", "jolie_b_aligned112.png" },
+        { "musk_full.jpg", "musk_aligned112.png" },
+    };
+    for (int i = 0; i < 3; i++) {
+        char full[4200], crop[4200];
+        snprintf(full, sizeof full, "%s/08_already_aligned_112/%s", test_cases, pairs[i][0]);
+        snprintf(crop, sizeof crop, "%s/08_already_aligned_112/%s", test_cases, pairs[i][1]);
+
+        cli_run run;
+        test_run_cli(&run, (const char *const[]){ "compare", "--models", test_models,
+                                                  "--aligned-b", "--json", full, crop, NULL });
+        cli_expect_exit(&run, 0);
+        double cosine = test_json_number(run.out, "cosine", 0);
+        if (cosine < 0.95)
+            fail_msg("%s vs its aligned crop with --aligned-b: cosine %.4f, expected >= 0.95",
+                     pairs[i][0], cosine);
+        test_json_find(run.out, "faces_found", 0); /* A was detected */
+        cli_run_free(&run);
+
+        /* The same with the crop given first. */
+        test_run_cli(&run, (const char *const[]){ "compare", "--models", test_models,
+                                                  "--aligned-a", "-q", crop, full, NULL });
+        cli_expect_exit(&run, 0);
+        double swapped = strtod(run.out, NULL);
+        if (fabs(swapped - cosine) > 1e-4)
+            fail_msg("--aligned-a with the inputs swapped: cosine %.4f, --aligned-b gave %.4f",
+                     swapped, cosine);
+        cli_run_free(&run);
+    }
+
+    /* --aligned-a on a full photo names the size mismatch in CLI terms. */
+    char full[4200], crop[4200];
+    snprintf(full, sizeof full, "%s/08_already_aligned_112/jolie_a_full.jpg", test_cases);
+    snprintf(crop, sizeof crop, "%s/08_already_aligned_112/jolie_a_aligned112.png", test_cases);
+    cli_run run;
+    test_run_cli(&run, (const char *const[]){ "compare", "--models", test_models, "--aligned-a",
+                                              full, crop, NULL });
+    cli_expect_exit(&run, 4);
+    assert_non_null(strstr(run.err, "jolie_a_full.jpg"));
+    assert_non_null(strstr(run.err, "112x112"));
+    assert_non_null(strstr(run.err, "drop --aligned-a"));
+    cli_run_free(&run);
+}
+
+/* Library parameter names (aligned_input, pad_retry, accept_damaged) never reach the
+ * CLI user: the messages name the options. */
+static void messages_use_option_names(void **state)
+{
+    char photo[4200], gray[4200], damaged[4200];
+    test_path(photo, sizeof photo, test_faces, "a01.jpg");
+    test_path(gray, sizeof gray, test_cases, "14_no_face/uniform_gray_640x480.png");
+    test_path(damaged, sizeof damaged, test_cases,
+              "20_corrupt_truncated_files/bitflips_in_scan_data.jpg");
+    static const char *const library_words[] = { "aligned_input", "pad_retry", "accept_damaged",
+                                                 "(CLI:" };
+
+    /* A pairs list whose first pair has the damaged image: the error goes into the CSV. */
+    char list[4200];
+    test_path(list, sizeof list, test_work, "damaged_pairs.csv");
+    FILE *file = fopen(list, "w");
+    assert_non_null(file);
+    fprintf(file, "a,b\n%s,%s\n%s,%s\n", photo, damaged, photo, photo);
+    assert_int_equal(fclose(file), 0);
+
+    struct {
+        const char *const *args;
+        int exit_code;
+        bool on_stdout; /* the message is in the results, not on stderr */
+        const char *option;
+    } cases[] = {
+        { (const char *const[]){ "compare", "--models", test_models, photo, gray, NULL }, 3,
+          false, "--pad-retry" },
+        { (const char *const[]){ "embed", "--models", test_models, "--aligned", photo, NULL }, 4,
+          false, "drop --aligned" },
+        { (const char *const[]){ "detect", "--models", test_models, damaged, NULL }, 4, false,
+          "--accept-damaged" },
+        { (const char *const[]){ "detect", "--models", test_models, "--json", damaged, NULL }, 4,
+          true, "--accept-damaged" },
+        { (const char *const[]){ "pairs", "--models", test_models, "--threads", "1",
+                                 "--no-progress", "--csv", list, NULL }, 1, true,
+          "--accept-damaged" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cli_run run;
+        test_run_cli(&run, cases[i].args);
+        cli_expect_exit(&run, cases[i].exit_code);
+        const char *text = cases[i].on_stdout ? run.out : run.err;
+        if (!strstr(text, cases[i].option))
+            fail_msg("case %zu: '%s' missing from:\n%s", i, cases[i].option, text);
+        for (size_t w = 0; w < sizeof library_words / sizeof library_words[0]; w++)
+            if (strstr(run.err, library_words[w]) || strstr(run.out, library_words[w]))
+                fail_msg("case %zu: the library term '%s' reached the CLI user:\n%s%s", i,
+                         library_words[w], run.out, run.err);
+        cli_run_free(&run);
+    }
+}
+
+static size_t test_count_occurrences(const char *text, const char *needle)
+{
+    size_t count = 0;
+    for (const char *at = text; (at = strstr(at, needle)); at += strlen(needle))
+        count++;
+    return count;
+}
+
+/* The small message fixes: advice given once, paths printed once, the right hint. */
+static void messages_say_things_once(void **state)
+{
+    char photo[4200], truncated[4200], gray[4200];
+    test_path(photo, sizeof photo, test_faces, "a01.jpg");
+    test_path(truncated, sizeof truncated, test_cases,
+              "20_corrupt_truncated_files/truncated_at_15pct.jpg");
+    test_path(gray, sizeof gray, test_cases, "14_no_face/uniform_gray_640x480.png");
+
+    /* The decoder already says to copy the file again: no second advice line. */
+    cli_run run;
+    test_run_cli(&run, (const char *const[]){ "detect", "--models", test_models, truncated,
+                                              NULL });
+    cli_expect_exit(&run, 4);
+    assert_int_equal(test_count_occurrences(run.err, "\n"), 1);
+    assert_null(strstr(run.err, "re-download"));
+    cli_run_free(&run);
+
+    /* A --draw file that cannot be created is named once. */
+    const char *missing = "/nonexistent-facesim-dir/drawn.png";
+    test_run_cli(&run, (const char *const[]){ "detect", "--models", test_models, "--draw",
+                                              missing, photo, NULL });
+    assert_int_not_equal(run.exit_code, 0);
+    if (test_count_occurrences(run.err, missing) != 1)
+        fail_msg("the --draw path should appear once:\n%s", run.err);
+    cli_run_free(&run);
+
+    /* --draw writes PNG, so another extension is a usage error and nothing is written. */
+    char jpeg[4200];
+    test_path(jpeg, sizeof jpeg, test_work, "drawn.jpg");
+    unlink(jpeg);
+    test_run_cli(&run, (const char *const[]){ "detect", "--models", test_models, "--draw", jpeg,
+                                              photo, NULL });
+    cli_expect_exit(&run, 2);
+    assert_non_null(strstr(run.err, ".png"));
+    assert_false(data_is_file(jpeg));
+    cli_run_free(&run);
+
+    /* No face at a raised --det-size: suggest the default size. */
+    test_run_cli(&run, (const char *const[]){ "compare", "--models", test_models, "--det-size",
+                                              "1280", photo, gray, NULL });
+    cli_expect_exit(&run, 3);
+    assert_non_null(strstr(run.err, "--det-size 640"));
+    cli_run_free(&run);
+    test_run_cli(&run, (const char *const[]){ "compare", "--models", test_models, photo, gray,
+                                              NULL });
+    cli_expect_exit(&run, 3);
+    assert_null(strstr(run.err, "--det-size"));
+    cli_run_free(&run);
 }
 
 static void compare_all_faces_matrix(void **state)
@@ -875,6 +1131,8 @@ int main(void)
         cmocka_unit_test(help_lists_every_command),
         cmocka_unit_test(unknown_command_lists_every_command),
         cmocka_unit_test(command_help_lists_own_options),
+        cmocka_unit_test(compare_help_states_defaults),
+        cmocka_unit_test(docs_cover_every_option),
         cmocka_unit_test(shared_options_accepted_everywhere),
         cmocka_unit_test(option_of_other_command_rejected),
         cmocka_unit_test(missing_models_exit_5),
@@ -909,7 +1167,11 @@ int main(void)
         cmocka_unit_test(compare_no_face_exit_3),
         cmocka_unit_test(compare_corrupt_file_exit_4),
         cmocka_unit_test(compare_missing_file_exit_4),
+        cmocka_unit_test(directory_as_image_exit_4),
         cmocka_unit_test(compare_aligned_crops),
+        cmocka_unit_test(compare_aligned_one_side),
+        cmocka_unit_test(messages_use_option_names),
+        cmocka_unit_test(messages_say_things_once),
         cmocka_unit_test(compare_all_faces_matrix),
         cmocka_unit_test(compare_quiet_prints_only_cosine),
         cmocka_unit_test(detect_draw_writes_png),

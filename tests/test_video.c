@@ -795,6 +795,7 @@ static void cli_switch_at_two_seconds(void **state)
     const char *args[] = { "--csv", test_face("a02.jpg"), test_ab_video, NULL };
     test_run_cli(&run, args);
     cli_expect_exit(&run, 0);
+    assert_null(strstr(run.err, "single frame"));
     double threshold = test_summary_threshold(run.err);
     test_row rows[64];
     int count = test_parse_csv(run.out, rows, 64);
@@ -1072,6 +1073,8 @@ static void cli_bad_inputs_exit_codes(void **state)
         cli_expect_exit(&run, 4);
         if (!strstr(run.err, words[i]) || !strstr(run.err, videos[i]))
             fail_msg("stderr lacks the path or '%s':\n%s", words[i], run.err);
+        if (strstr(run.err, "not an image") || strstr(run.err, "re-export"))
+            fail_msg("a video error got the hint for images:\n%s", run.err);
         assert_string_equal(run.out, "");
         cli_run_free(&run);
     }
@@ -1107,6 +1110,76 @@ static void cli_bad_inputs_exit_codes(void **state)
         assert_non_null(strstr(run.err, "--help"));
         cli_run_free(&run);
     }
+}
+
+/* A file from which no frame decodes is an error with a hint about videos, not a
+ * zero-frame report. */
+static void cli_undecodable_video_exit_4(void **state)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/text_named.jpg", test_work);
+    FILE *file = fopen(path, "w");
+    assert_non_null(file);
+    fputs("This is a text file, not a video or an image.\n", file);
+    assert_int_equal(fclose(file), 0);
+
+    cli_run run = { 0 };
+    const char *args[] = { test_face("a02.jpg"), path, NULL };
+    test_run_cli(&run, args);
+    cli_expect_exit(&run, 4);
+    if (!strstr(run.err, path) || !strstr(run.err, "no video frame could be decoded"))
+        fail_msg("stderr lacks the path or the reason:\n%s", run.err);
+    assert_non_null(strstr(run.err, "ffprobe"));
+    assert_null(strstr(run.err, "not an image"));
+    assert_string_equal(run.out, "");
+    cli_run_free(&run);
+}
+
+/* A video without any face: the summary shows "-" where there is no value, in every
+ * text output, and never "nan". */
+static void cli_no_face_summary_dashes(void **state)
+{
+    char video[4200], plot[4200];
+    snprintf(video, sizeof video, "%s/grey_no_face.mp4", test_work);
+    snprintf(plot, sizeof plot, "%s/grey_no_face.svg", test_work);
+    const char *make[] = { "-f", "lavfi", "-i", "color=c=gray:s=320x240:r=5:d=1", "-c:v",
+                           "mpeg4", video, NULL };
+    assert_true(test_ffmpeg_run(make));
+
+    static const char *const formats[] = { NULL, "--csv" };
+    for (int f = 0; f < 2; f++) {
+        cli_run run = { 0 };
+        const char *args[] = { "--plot", plot, test_face("a02.jpg"), video, formats[f], NULL };
+        test_run_cli(&run, args);
+        cli_expect_exit(&run, 3);
+        const char *summary = f == 0 ? run.out : run.err;
+        if (!strstr(summary, "mean -, std - (population), min -, max -"))
+            fail_msg("the summary should show '-' for the cosine statistics:\n%s", summary);
+        if (strstr(run.out, "nan") || strstr(run.err, "nan"))
+            fail_msg("'nan' in the output:\n%s\n%s", run.out, run.err);
+        cli_run_free(&run);
+
+        size_t size = 0;
+        char *svg = data_read_file(plot, &size);
+        assert_non_null(svg);
+        if (strstr(svg, "nan"))
+            fail_msg("'nan' in the plot subtitle");
+        free(svg);
+    }
+}
+
+/* A still image given as the video runs as one frame, with a warning. */
+static void cli_still_image_warns(void **state)
+{
+    cli_run run = { 0 };
+    const char *args[] = { test_face("a01.jpg"), test_face("a02.jpg"), NULL };
+    test_run_cli(&run, args);
+    cli_expect_exit(&run, 0);
+    if (!strstr(run.err, "warning") || !strstr(run.err, "single frame") ||
+        !strstr(run.err, "still image"))
+        fail_msg("no single-frame warning on stderr:\n%s", run.err);
+    assert_non_null(strstr(run.err, "a02.jpg"));
+    cli_run_free(&run);
 }
 
 static void cli_plot_clamp_and_reference_modes(void **state)
@@ -1325,6 +1398,9 @@ int main(void)
         cmocka_unit_test(cli_truncated_video_warns),
         cmocka_unit_test(cli_bad_inputs_exit_codes),
         cmocka_unit_test(cli_plot_clamp_and_reference_modes),
+        cmocka_unit_test(cli_undecodable_video_exit_4),
+        cmocka_unit_test(cli_no_face_summary_dashes),
+        cmocka_unit_test(cli_still_image_warns),
     };
     failed = cmocka_run_group_tests_name("facesim video", cli_tests, NULL, NULL);
     return failed ? 1 : 0;

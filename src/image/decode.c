@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/checked.h"
 #include "image/decoders.h"
@@ -101,6 +102,24 @@ static int fs_image_read_file(const char *path, uint8_t **data, size_t *size, fs
                             strerror(errno));
 
     int status = FACESIM_OK;
+    /* fopen succeeds on a directory on Linux, and seeking to its end reports a huge
+     * length, so the file type is checked before the size. */
+    struct stat info;
+    if (fstat(fileno(file), &info) != 0) {
+        status = fs_error_set(err, FACESIM_ERR_IO, "%s: cannot read the file status: %s", path,
+                              strerror(errno));
+        goto done;
+    }
+    if (S_ISDIR(info.st_mode)) {
+        status = fs_error_set(err, FACESIM_ERR_IO, "%s: is a directory, not an image file",
+                              path);
+        goto done;
+    }
+    if (!S_ISREG(info.st_mode)) {
+        status = fs_error_set(err, FACESIM_ERR_IO, "%s: is not a regular file, so it cannot be "
+                              "read as an image", path);
+        goto done;
+    }
     if (fseeko(file, 0, SEEK_END) != 0) {
         status = fs_error_set(err, FACESIM_ERR_IO, "%s: cannot seek: %s", path, strerror(errno));
         goto done;

@@ -235,6 +235,16 @@ int fs_video_evaluate(facesim_context *ctx, fs_video_reader *reader, fs_sampler 
     if (status == FACESIM_OK)
         status = fs_video_flush(&eval, err);
     fs_video_eval_free(&eval);
+
+    /* Damage after the first frame leaves usable results, but a stream without a
+     * single decodable frame has nothing to evaluate. */
+    if (status == FACESIM_OK && fs_video_frames_read(reader) == 0) {
+        const fs_video_damage *damage = fs_video_get_damage(reader);
+        status = fs_error_set(err, FACESIM_ERR_INVALID_DATA,
+                              "%s: no video frame could be decoded%s%s%s", path,
+                              damage->last_message[0] ? " (FFmpeg: " : "",
+                              damage->last_message, damage->last_message[0] ? ")" : "");
+    }
     return status;
 }
 

@@ -68,8 +68,9 @@ typedef struct fs_video_result {
 /*
  * Decodes the rest of the video, evaluates every frame the sampler takes and appends
  * the rows to result (which must be zeroed before the first call). Damaged video data
- * is not an error (see fs_video_get_damage). Errors, each naming the file and the
- * frame: those of fs_video_get_pixels, facesim_detect, facesim_align and
+ * is not an error (see fs_video_get_damage) unless no frame of the whole stream could
+ * be decoded, which is FACESIM_ERR_INVALID_DATA. Other errors, each naming the file
+ * and the frame: those of fs_video_get_pixels, facesim_detect, facesim_align and
  * facesim_embed_crops, and FACESIM_ERR_NO_MEMORY. The rows done before an error stay
  * in result.
  */
