@@ -46,6 +46,24 @@ static void cli_log(void *user_data, int level, const char *message)
             named ? "" : path, named ? "" : ": ", message);
 }
 
+void cli_session_params(const cli_session *session, facesim_params *params)
+{
+    const cli_options *options = session->options;
+    facesim_default_params(params);
+    params->model_dir = session->model_dir;
+    if (options->det_size > 0)
+        params->det_size = options->det_size;
+    if (options->det_threshold >= 0.0f)
+        params->det_threshold = options->det_threshold;
+    if (options->threads >= 0)
+        params->threads = options->threads;
+    if (options->max_pixels > 0)
+        params->max_pixels = options->max_pixels;
+    params->accept_damaged = options->accept_damaged;
+    params->log = cli_log;
+    params->log_user_data = (void *)session;
+}
+
 int cli_session_open(cli_session *session, const cli_options *options)
 {
     memset(session, 0, sizeof *session);
@@ -57,19 +75,7 @@ int cli_session_open(cli_session *session, const cli_options *options)
         return exit_code;
 
     facesim_params params;
-    facesim_default_params(&params);
-    params.model_dir = session->model_dir;
-    if (options->det_size > 0)
-        params.det_size = options->det_size;
-    if (options->det_threshold >= 0.0f)
-        params.det_threshold = options->det_threshold;
-    if (options->threads >= 0)
-        params.threads = options->threads;
-    if (options->max_pixels > 0)
-        params.max_pixels = options->max_pixels;
-    params.accept_damaged = options->accept_damaged;
-    params.log = cli_log;
-    params.log_user_data = session;
+    cli_session_params(session, &params);
 
     double start = cli_now_ms();
     int status = facesim_open(&params, &session->ctx);

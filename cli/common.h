@@ -26,6 +26,10 @@ typedef struct cli_session {
  * already printed and cli_session_close is still safe to call. */
 int cli_session_open(cli_session *session, const cli_options *options);
 
+/* Fills params as cli_session_open opens the session's context (model directory, detector
+ * settings, threads, limits, logging), for commands that open more contexts. */
+void cli_session_params(const cli_session *session, facesim_params *params);
+
 /* Closes the output (reporting a failed write) and the context. Returns
  * CLI_EXIT_INTERNAL when the output could not be written, else exit_code. */
 int cli_session_close(cli_session *session, int exit_code);

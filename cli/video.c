@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "eval/progress.h"
@@ -206,10 +207,42 @@ static void cli_video_show_progress(void *user_data, size_t rows)
 }
 
 /* Decodes the video once and evaluates every sampled frame, with a progress bar. */
-static int cli_video_process(const cli_video_options *options, facesim_context *ctx,
-                             const cli_video_reference *reference, fs_video_reader *reader,
-                             fs_sampler *sampler, fs_video_result *result)
+/*
+ * Opens one single-threaded context per thread for parallel detection when the run
+ * uses more than one thread: whole frames in parallel scale better than one frame's
+ * convolutions split over threads. Returns the number opened (0 on any failure, and
+ * then the main context detects alone).
+ */
+static int cli_video_open_detectors(const cli_session *session, facesim_context **detectors,
+                                    int capacity)
 {
+    int threads = session->options->threads > 0 ? session->options->threads
+                                                : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads < 2)
+        return 0;
+    if (threads > capacity)
+        threads = capacity;
+    facesim_params params;
+    cli_session_params(session, &params);
+    params.threads = 1;
+    for (int i = 0; i < threads; i++) {
+        if (facesim_open(&params, &detectors[i]) != FACESIM_OK) {
+            for (int k = 0; k < i; k++)
+                facesim_close(detectors[k]);
+            return 0;
+        }
+    }
+    return threads;
+}
+
+static int cli_video_process(const cli_session *session, const cli_video_options *options,
+                             facesim_context *ctx, const cli_video_reference *reference,
+                             fs_video_reader *reader, fs_sampler *sampler,
+                             fs_video_result *result)
+{
+    facesim_context *detectors[16];
+    int detector_count = cli_video_open_detectors(session, detectors, 16);
+
     fs_progress progress;
     const char *name = strrchr(options->video, '/');
     fs_progress_init(&progress, stderr, !options->common.quiet, name ? name + 1 : options->video,
@@ -221,10 +254,14 @@ static int cli_video_process(const cli_video_options *options, facesim_context *
         .clamp_negative = options->clamp_negative,
         .progress = cli_video_show_progress,
         .progress_user_data = &progress,
+        .detectors = detector_count > 0 ? detectors : NULL,
+        .detector_count = detector_count,
     };
     fs_error err;
     int status = fs_video_evaluate(ctx, reader, sampler, &params, result, &err);
     fs_progress_finish(&progress);
+    for (int i = 0; i < detector_count; i++)
+        facesim_close(detectors[i]);
     if (status != FACESIM_OK) {
         cli_report_video_error(&options->common, options->video, status, err.message);
         return cli_exit_for_input_status(status);
@@ -329,7 +366,7 @@ int cli_video_main(int argc, char **argv)
     if (exit_code == CLI_EXIT_OK && !options.no_ref)
         exit_code = cli_video_load_reference(&session, &options, &reference);
     if (exit_code == CLI_EXIT_OK)
-        exit_code = cli_video_process(&options, session.ctx, options.no_ref ? NULL : &reference,
+        exit_code = cli_video_process(&session, &options, session.ctx, options.no_ref ? NULL : &reference,
                                       reader, &sampler, &result);
     if (exit_code == CLI_EXIT_OK) {
         cli_video_report report = {

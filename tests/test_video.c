@@ -819,6 +819,26 @@ static void cli_switch_at_two_seconds(void **state)
     cli_run_free(&run);
 }
 
+/* Three detector threads (frames detected in parallel, in batches that do not divide
+ * the frame count evenly) must give exactly the rows of one thread. */
+static void cli_parallel_detection_same_rows(void **state)
+{
+    cli_run serial = { 0 }, parallel = { 0 };
+    const char *serial_args[] = { "--csv", test_face("a02.jpg"), test_ab_video, NULL };
+    test_run_cli(&serial, serial_args);
+    cli_expect_exit(&serial, 0);
+    const char *parallel_args[] = { "--threads", "3", "--csv", test_face("a02.jpg"),
+                                    test_ab_video, NULL };
+    test_run_cli(&parallel, parallel_args);
+    cli_expect_exit(&parallel, 0);
+    assert_string_equal(parallel.out, serial.out);
+    /* test_parse_csv splits the text in place, so it comes after the comparison. */
+    test_row rows[64];
+    assert_int_equal(test_parse_csv(parallel.out, rows, 64), TEST_AB_FRAMES);
+    cli_run_free(&serial);
+    cli_run_free(&parallel);
+}
+
 /* Recomputes the summary from the rows of --jsonl and compares. */
 static void cli_summary_matches_rows(void **state)
 {
@@ -1392,6 +1412,7 @@ int main(void)
     }
     const struct CMUnitTest cli_tests[] = {
         cmocka_unit_test(cli_switch_at_two_seconds),
+        cmocka_unit_test(cli_parallel_detection_same_rows),
         cmocka_unit_test(cli_summary_matches_rows),
         cmocka_unit_test(cli_sampling_options),
         cmocka_unit_test(cli_rotation_case),

@@ -504,6 +504,11 @@ int fs_engine_run(fs_engine *engine, const fs_tensor_data *inputs, int n_inputs,
             return status;
     }
 
+    /* OpenMP's thread count belongs to the calling thread, and an engine may run on
+     * another thread than the one that loaded it. */
+    if (omp_get_max_threads() != engine->params.threads)
+        omp_set_num_threads(engine->params.threads);
+
     int status = engine_ensure_plan(engine, inputs, n_inputs, err);
     if (status != FACESIM_OK)
         return status;

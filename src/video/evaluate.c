@@ -1,6 +1,8 @@
 #include "video/evaluate.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -175,6 +177,134 @@ static int fs_video_process_frame(fs_video_eval *eval, const fs_video_frame *fra
     return eval->pending == FS_VIDEO_BATCH ? fs_video_flush(eval, err) : FACESIM_OK;
 }
 
+/* ---- parallel detection ----
+ * With detector contexts, the main thread decodes up to FS_VIDEO_BATCH sampled frames,
+ * copies their pixels, and the detector threads detect and align them at the same time
+ * (frame i on detector i % count). The rows are then added in frame order and the crops
+ * embedded on the main context, so the results equal the serial path's. */
+
+/* One sampled frame waiting for detection, and what detection found. */
+typedef struct fs_video_slot {
+    fs_video_frame frame;
+    fs_image pixels;           /* copy of the decoded frame */
+    int status;
+    char message[512];         /* the error when status is not FACESIM_OK */
+    int face_count;
+    facesim_face face;         /* the largest face */
+    uint8_t crop[FACESIM_ALIGNED_SIZE * FACESIM_ALIGNED_SIZE * 3];
+} fs_video_slot;
+
+typedef struct fs_video_detector_job {
+    facesim_context *ctx;
+    fs_video_slot *slots;
+    int first;                 /* slots first, first + step, ... below count */
+    int step;
+    int count;
+    const char *path;
+} fs_video_detector_job;
+
+static void fs_video_detect_slot(facesim_context *ctx, fs_video_slot *slot, const char *path)
+{
+    facesim_face faces[FS_VIDEO_FACE_CAPACITY];
+    facesim_image *image = NULL;
+    slot->face_count = 0;
+    slot->status = facesim_image_from_rgb(slot->pixels.pixels, slot->pixels.width,
+                                          slot->pixels.height, slot->pixels.width * 3, &image);
+    if (slot->status != FACESIM_OK) {
+        snprintf(slot->message, sizeof slot->message, "%s: frame %lld: %s", path,
+                 (long long)slot->frame.index, facesim_last_error());
+        return;
+    }
+    int count = 0;
+    slot->status = facesim_detect(ctx, image, faces, FS_VIDEO_FACE_CAPACITY, &count);
+    if (slot->status != FACESIM_OK) {
+        snprintf(slot->message, sizeof slot->message, "%s: frame %lld: face detection failed: %s",
+                 path, (long long)slot->frame.index, facesim_errmsg(ctx));
+    } else if (count > 0) {
+        /* facesim_detect sorts by score; only the largest of the first
+         * FS_VIDEO_FACE_CAPACITY is considered, as a frame rarely has more faces. */
+        int stored = count < FS_VIDEO_FACE_CAPACITY ? count : FS_VIDEO_FACE_CAPACITY;
+        slot->face_count = count;
+        slot->face = faces[fs_video_largest_face(faces, stored)];
+        slot->status = facesim_align(ctx, image, &slot->face, slot->crop);
+        if (slot->status != FACESIM_OK)
+            snprintf(slot->message, sizeof slot->message,
+                     "%s: frame %lld: aligning the face failed: %s", path,
+                     (long long)slot->frame.index, facesim_errmsg(ctx));
+    }
+    facesim_image_free(image);
+}
+
+static void *fs_video_detector_main(void *argument)
+{
+    fs_video_detector_job *job = argument;
+    for (int i = job->first; i < job->count; i += job->step)
+        fs_video_detect_slot(job->ctx, &job->slots[i], job->path);
+    return NULL;
+}
+
+/* Detects the filled slots in parallel, then adds their rows and queues their crops. */
+static int fs_video_process_slots(fs_video_eval *eval, fs_video_slot *slots, int count,
+                                  fs_error *err)
+{
+    int detectors = eval->params->detector_count;
+    fs_video_detector_job jobs[detectors];
+    pthread_t threads[detectors];
+    bool started[detectors];
+    for (int d = 0; d < detectors; d++) {
+        jobs[d] = (fs_video_detector_job){ eval->params->detectors[d], slots, d, detectors,
+                                           count, eval->path };
+        started[d] = d > 0 && pthread_create(&threads[d], NULL, fs_video_detector_main,
+                                             &jobs[d]) == 0;
+    }
+    /* The calling thread runs detector 0, and any detector whose thread did not start. */
+    for (int d = 0; d < detectors; d++)
+        if (!started[d])
+            fs_video_detector_main(&jobs[d]);
+    for (int d = 1; d < detectors; d++)
+        if (started[d])
+            pthread_join(threads[d], NULL);
+
+    for (int i = 0; i < count; i++) {
+        fs_video_slot *slot = &slots[i];
+        fs_video_row *row = fs_video_add_row(eval, err);
+        if (!row)
+            return FACESIM_ERR_NO_MEMORY;
+        row->frame = slot->frame.index;
+        row->time = slot->frame.timestamp;
+        if (slot->status != FACESIM_OK)
+            return fs_error_set(err, slot->status, "%s", slot->message);
+        if (slot->face_count == 0)
+            continue;
+        row->face_count = slot->face_count;
+        row->face = slot->face;
+        memcpy(eval->crops + (size_t)eval->pending * sizeof slot->crop, slot->crop,
+               sizeof slot->crop);
+        eval->pending_rows[eval->pending++] = eval->result->row_count - 1;
+        if (eval->pending == FS_VIDEO_BATCH) {
+            int status = fs_video_flush(eval, err);
+            if (status != FACESIM_OK)
+                return status;
+        }
+    }
+    return FACESIM_OK;
+}
+
+/* Copies a decoded frame into a slot, reusing the slot's buffer when the size matches. */
+static int fs_video_fill_slot(fs_video_slot *slot, const fs_video_frame *frame,
+                              const fs_image *pixels, const char *path, fs_error *err)
+{
+    slot->frame = *frame;
+    if (slot->pixels.width != pixels->width || slot->pixels.height != pixels->height) {
+        fs_image_release(&slot->pixels);
+        int status = fs_image_alloc(&slot->pixels, pixels->width, pixels->height, err);
+        if (status != FACESIM_OK)
+            return fs_error_prefix(err, "%s: frame %lld", path, (long long)frame->index);
+    }
+    memcpy(slot->pixels.pixels, pixels->pixels, (size_t)pixels->width * pixels->height * 3);
+    return FACESIM_OK;
+}
+
 static void fs_video_eval_free(fs_video_eval *eval)
 {
     free(eval->crops);
@@ -214,7 +344,18 @@ int fs_video_evaluate(facesim_context *ctx, fs_video_reader *reader, fs_sampler 
                             "%s: out of memory for the embedding batch", path);
     }
 
+    fs_video_slot *slots = NULL;
+    if (params->detectors && params->detector_count > 0) {
+        slots = calloc(FS_VIDEO_BATCH, sizeof *slots);
+        if (!slots) {
+            fs_video_eval_free(&eval);
+            return fs_error_set(err, FACESIM_ERR_NO_MEMORY,
+                                "%s: out of memory for the detection batch", path);
+        }
+    }
+
     int status = FACESIM_OK;
+    int filled = 0;
     for (;;) {
         fs_video_frame frame;
         bool got = false;
@@ -225,12 +366,29 @@ int fs_video_evaluate(facesim_context *ctx, fs_video_reader *reader, fs_sampler 
             continue;
         const fs_image *pixels = NULL;
         status = fs_video_get_pixels(reader, &pixels, err);
-        if (status == FACESIM_OK)
+        if (status == FACESIM_OK && slots) {
+            status = fs_video_fill_slot(&slots[filled], &frame, pixels, path, err);
+            if (status == FACESIM_OK && ++filled == FS_VIDEO_BATCH) {
+                status = fs_video_process_slots(&eval, slots, filled, err);
+                filled = 0;
+            }
+        } else if (status == FACESIM_OK) {
             status = fs_video_process_frame(&eval, &frame, pixels, err);
+        }
         if (status != FACESIM_OK)
             break;
+        if (params->progress && filled == 0)
+            params->progress(params->progress_user_data, result->row_count);
+    }
+    if (status == FACESIM_OK && slots && filled > 0) {
+        status = fs_video_process_slots(&eval, slots, filled, err);
         if (params->progress)
             params->progress(params->progress_user_data, result->row_count);
+    }
+    if (slots) {
+        for (int i = 0; i < FS_VIDEO_BATCH; i++)
+            fs_image_release(&slots[i].pixels);
+        free(slots);
     }
     if (status == FACESIM_OK)
         status = fs_video_flush(&eval, err);

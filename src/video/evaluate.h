@@ -58,6 +58,11 @@ typedef struct fs_video_eval_params {
     bool clamp_negative;         /* report every negative cosine as 0 */
     fs_video_progress_fn progress; /* may be NULL */
     void *progress_user_data;
+    facesim_context **detectors; /* NULL, or detector_count contexts opened on the same pack
+                                    (one thread each) that detect and align frames in
+                                    parallel, FS_VIDEO_BATCH frames at a time; the main
+                                    context then only embeds. Borrowed during the call. */
+    int detector_count;
 } fs_video_eval_params;
 
 typedef struct fs_video_result {
