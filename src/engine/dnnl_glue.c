@@ -147,3 +147,26 @@ const char *fs_dnnl_impl_name(const_dnnl_primitive_desc_t pd)
         return "";
     return name;
 }
+
+int fs_dnnl_execute(fs_dnnl *dnnl, dnnl_primitive_t primitive, int n_args,
+                    const dnnl_exec_arg_t *args, const char *node_name, fs_error *err)
+{
+    int code = fs_dnnl_check(dnnl_primitive_execute(primitive, dnnl->stream, n_args, args),
+                             "dnnl_primitive_execute", node_name, err);
+    if (code == FACESIM_OK)
+        code = fs_dnnl_check(dnnl_stream_wait(dnnl->stream), "dnnl_stream_wait", node_name,
+                             err);
+    return code;
+}
+
+void fs_dnnl_destroy_kernel(dnnl_primitive_t primitive, dnnl_primitive_desc_t pd,
+                            const dnnl_memory_t *memories, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (memories[i])
+            dnnl_memory_destroy(memories[i]);
+    if (primitive)
+        dnnl_primitive_destroy(primitive);
+    if (pd)
+        dnnl_primitive_desc_destroy(pd);
+}

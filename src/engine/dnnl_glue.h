@@ -57,4 +57,12 @@ int fs_dnnl_memory_unbound(fs_dnnl *dnnl, const dnnl_memory_desc_t *desc,
 /* Returns the implementation oneDNN chose for pd (for example "brg:avx512_core"), or "". */
 const char *fs_dnnl_impl_name(const_dnnl_primitive_desc_t pd);
 
+/* Executes primitive on the stream and waits for it. Errors name the node. */
+int fs_dnnl_execute(fs_dnnl *dnnl, dnnl_primitive_t primitive, int n_args,
+                    const dnnl_exec_arg_t *args, const char *node_name, fs_error *err);
+
+/* Destroys the non-NULL ones of count memories, the primitive and its descriptor. */
+void fs_dnnl_destroy_kernel(dnnl_primitive_t primitive, dnnl_primitive_desc_t pd,
+                            const dnnl_memory_t *memories, size_t count);
+
 #endif /* FS_ENGINE_DNNL_GLUE_H */

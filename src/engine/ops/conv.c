@@ -285,12 +285,7 @@ typedef struct conv_state {
 
 static void conv_step_release(conv_step *step)
 {
-    if (step->scratch)
-        dnnl_memory_destroy(step->scratch);
-    if (step->primitive)
-        dnnl_primitive_destroy(step->primitive);
-    if (step->pd)
-        dnnl_primitive_desc_destroy(step->pd);
+    fs_dnnl_destroy_kernel(step->primitive, step->pd, &step->scratch, 1);
 }
 
 static void conv_release(fs_node *node)
@@ -300,13 +295,7 @@ static void conv_release(fs_node *node)
         return;
     dnnl_memory_t owned[] = { state->src, state->dst, state->sum, state->bias, state->slope,
                               state->scratch, state->runtime_weights, state->src_nhwc };
-    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
-        if (owned[i])
-            dnnl_memory_destroy(owned[i]);
-    if (state->primitive)
-        dnnl_primitive_destroy(state->primitive);
-    if (state->pd)
-        dnnl_primitive_desc_destroy(state->pd);
+    fs_dnnl_destroy_kernel(state->primitive, state->pd, owned, sizeof owned / sizeof owned[0]);
     conv_step_release(&state->input_step);
     conv_step_release(&state->prelu_step);
     conv_step_release(&state->add_step);

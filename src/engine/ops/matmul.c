@@ -120,13 +120,7 @@ static void matmul_release(fs_node *node)
     if (!state)
         return;
     dnnl_memory_t owned[] = { state->src, state->dst, state->scratch, state->runtime_weights };
-    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
-        if (owned[i])
-            dnnl_memory_destroy(owned[i]);
-    if (state->primitive)
-        dnnl_primitive_destroy(state->primitive);
-    if (state->pd)
-        dnnl_primitive_desc_destroy(state->pd);
+    fs_dnnl_destroy_kernel(state->primitive, state->pd, owned, sizeof owned / sizeof owned[0]);
     free(state);
     node->state = NULL;
 }
@@ -306,13 +300,8 @@ static int matmul_run(fs_run_ctx *ctx, fs_node *node, fs_error *err)
         dnnl_memory_set_data_handle(state->runtime_weights, (void *)b);
     if (state->scratch)
         dnnl_memory_set_data_handle(state->scratch, ctx->scratch);
-    int code = fs_dnnl_check(dnnl_primitive_execute(state->primitive, ctx->dnnl->stream,
-                                                    state->n_args, state->args),
-                             "dnnl_primitive_execute", node->name, err);
-    if (code == FACESIM_OK)
-        code = fs_dnnl_check(dnnl_stream_wait(ctx->dnnl->stream), "dnnl_stream_wait",
-                             node->name, err);
-    return code;
+    return fs_dnnl_execute(ctx->dnnl, state->primitive, state->n_args, state->args, node->name,
+                           err);
 }
 
 const fs_op fs_op_matmul = {

@@ -271,16 +271,8 @@ static void pool_release(fs_node *node)
     pool_state *state = node->state;
     if (!state)
         return;
-    if (state->src)
-        dnnl_memory_destroy(state->src);
-    if (state->dst)
-        dnnl_memory_destroy(state->dst);
-    if (state->scratch)
-        dnnl_memory_destroy(state->scratch);
-    if (state->primitive)
-        dnnl_primitive_destroy(state->primitive);
-    if (state->pd)
-        dnnl_primitive_desc_destroy(state->pd);
+    dnnl_memory_t owned[] = { state->src, state->dst, state->scratch };
+    fs_dnnl_destroy_kernel(state->primitive, state->pd, owned, sizeof owned / sizeof owned[0]);
     free(state);
     node->state = NULL;
 }
@@ -380,13 +372,8 @@ static int pool_run(fs_run_ctx *ctx, fs_node *node, fs_error *err)
     dnnl_memory_set_data_handle(state->dst, dst);
     if (state->scratch)
         dnnl_memory_set_data_handle(state->scratch, ctx->scratch);
-    int code = fs_dnnl_check(dnnl_primitive_execute(state->primitive, ctx->dnnl->stream,
-                                                    state->n_args, state->args),
-                             "dnnl_primitive_execute", node->name, err);
-    if (code == FACESIM_OK)
-        code = fs_dnnl_check(dnnl_stream_wait(ctx->dnnl->stream), "dnnl_stream_wait",
-                             node->name, err);
-    return code;
+    return fs_dnnl_execute(ctx->dnnl, state->primitive, state->n_args, state->args, node->name,
+                           err);
 }
 
 #define POOL_OP(symbol, type)                                                                \
