@@ -80,12 +80,12 @@ static void cli_print_usage(FILE *out)
 
 /*
  * Restarts the program with GOMP_SPINCOUNT=0 unless the user chose an OpenMP wait
- * policy. oneDNN's threads wait at every barrier; libgomp's default spins 300,000
- * times first, and when other processes hold the cores that spinning made 2-thread
- * runs 10 to 100 times slower than 1 thread (measured with bench/bench_engine on a
- * loaded 2-core machine). libgomp reads these variables only at start-up, hence the
- * restart. On an idle machine spinning saves about 1 ms per inference; users can set
- * OMP_WAIT_POLICY=active to get it back.
+ * policy. oneDNN's threads wait at every barrier, and libgomp's default spins 300,000
+ * times before it sleeps. When other processes hold the cores, that spinning made
+ * 2-thread runs 10 to 100 times slower than 1 thread (measured with bench/bench_engine
+ * on a loaded 2-core machine). libgomp reads these variables only at start-up, hence
+ * the restart. On an idle machine spinning saves about 1 ms per inference, so users can
+ * set OMP_WAIT_POLICY=active to get it back.
  */
 static void cli_restart_without_spinning(char **argv)
 {

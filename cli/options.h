@@ -95,7 +95,7 @@ typedef struct cli_options {
 
 /*
  * One row of an option table: the shared table in options.c, or a command's own
- * table passed as cli_local_options. `commands` holds the cli_command bits of the
+ * table passed as cli_local_options. `commands` contains the cli_command bits of the
  * commands that accept the option. An option that means something different for
  * some commands has one row per meaning, each with its own bits and help text.
  */

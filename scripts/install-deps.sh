@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages that building, testing and benchmarking facesim need.
 # Runs apt-get only when a package is missing. `apt-get update` runs first when a missing
-# package has no install candidate in the current package lists, and again (followed by a
-# second install) when the install fails, as it does with stale lists that name package
-# versions the mirror no longer has. Needs root (or sudo) only when something has to be
+# package has no install candidate in the current package lists. When the install fails,
+# as it does with stale lists that name versions the mirror no longer has, the script runs
+# `apt-get update` and installs once more. Needs root (or sudo) only when something has to be
 # installed.
 set -euo pipefail
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the CTest suite of a configured and built tree, then the fuzz smoke test when
-# scripts/fuzz-smoke.sh exists, and ends with one summary line
-# "tests: N passed, N failed, N skipped", in which the fuzz smoke test counts as one test
-# and the sanitizer run of the unit tests (in the fuzz build) as another.
+# scripts/fuzz-smoke.sh exists, then the unit tests again in the sanitizer (fuzz) build.
+# It ends with one summary line "tests: N passed, N failed, N skipped". There the fuzz
+# smoke test counts as one test and the sanitizer run as another.
 #
 # Usage: scripts/run-tests.sh [BUILD_DIR]   (default: build)
 # Environment: FUZZ_SECONDS (default 60; 0 skips the fuzz smoke test),

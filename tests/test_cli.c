@@ -828,7 +828,8 @@ static void messages_say_things_once(void **state)
               "20_corrupt_truncated_files/truncated_at_15pct.jpg");
     test_path(gray, sizeof gray, test_cases, "14_no_face/uniform_gray_640x480.png");
 
-    /* The decoder already says to copy the file again: no second advice line. */
+    /* The decoder's message already tells the user to copy the file again, so the CLI
+     * must not add a second advice line. */
     cli_run run;
     test_run_cli(&run, (const char *const[]){ "detect", "--models", test_models, truncated,
                                               NULL });

@@ -32,7 +32,7 @@ typedef struct fs_tensor {
 struct fs_dnnl;         /* oneDNN engine and stream, engine/dnnl_glue.h */
 struct fs_weight_cache; /* packed weights that outlive a plan, engine/weight_cache.h */
 
-/* What an op sees while it is prepared and run. */
+/* The state an op reads while it is prepared and run. */
 typedef struct fs_run_ctx {
     fs_graph *graph;        /* the planned graph: shapes are all known */
     fs_tensor *tensors;     /* indexed like graph->values; constants are plain */

@@ -19,8 +19,8 @@ void fs_weight_cache_free(fs_weight_cache *cache);
 
 /*
  * Returns (borrowed, owned by the cache) packed memory for value_index in format `desc`.
- * If the cache holds the value in another format it reorders it; if it does not hold it,
- * it packs from `plain` (described by plain_desc), which must then be non-NULL.
+ * If the cache contains the value in another format, it reorders it. If it does not
+ * contain it, it packs from `plain` (described by plain_desc), which must then be non-NULL.
  */
 int fs_weight_cache_get(fs_weight_cache *cache, struct fs_dnnl *dnnl, int value_index,
                         const dnnl_memory_desc_t *desc, const void *plain,

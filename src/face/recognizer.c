@@ -98,7 +98,7 @@ bool fs_recognizer_matches(fs_engine *engine)
 static bool recognizer_graph_normalises(const fs_graph *graph)
 {
     /* NOTE: the engine's loader names unnamed nodes "<op>_<index>", so an unnamed Sub
-     * node counts here while insightface (which sees an empty name) would skip it. */
+     * node counts here while insightface (which reads an empty name) would skip it. */
     bool has_sub = false, has_mul = false;
     for (int i = 0; i < graph->n_nodes && i < 8; i++) {
         const char *name = graph->nodes[i].name;

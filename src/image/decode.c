@@ -37,7 +37,7 @@ static const uint8_t fs_magic_tiff_be[] = {'M', 'M', 0, 42};
 static const uint8_t fs_magic_bigtiff_le[] = {'I', 'I', 43, 0};
 static const uint8_t fs_magic_bigtiff_be[] = {'M', 'M', 0, 43};
 
-/* WebP is RIFF at offset 0 and WEBP at offset 8. The table holds the second part and
+/* WebP is RIFF at offset 0 and WEBP at offset 8. The table contains the second part and
  * fs_image_format_matches checks the first. */
 static const fs_image_format fs_image_formats[] = {
     {"JPEG", fs_magic_jpeg, sizeof fs_magic_jpeg, 0, fs_jpeg_decode},

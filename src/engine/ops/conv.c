@@ -477,11 +477,11 @@ static int conv_append_sum_activation(const fs_node *node, dnnl_post_ops_t post_
 }
 
 /*
- * Returns whether the activation after the sum must not share post_ops (which holds the
- * activation before the sum) with it. oneDNN 2.6's convolutions can apply a second eltwise
- * post-op of the same algorithm with the first one's alpha and beta: Clip then Clip, or a
- * leaky Relu then Relu, gave wrong results in the random cases of tests/test_kernels.c
- * (all with an NHWC sum). Such a pair runs the sum and the second activation as a separate
+ * Returns whether the activation after the sum must not share post_ops, which already
+ * contains the activation before the sum. oneDNN 2.6's convolutions can apply a second
+ * eltwise post-op of the same algorithm with the first one's alpha and beta. Clip then
+ * Clip, or a leaky Relu then Relu, gave wrong results in the random cases of
+ * tests/test_kernels.c (all with an NHWC sum). Such a pair runs the sum and the second activation as a separate
  * add step instead.
  */
 static bool conv_sum_activation_conflicts(const fs_node *node, const_dnnl_post_ops_t post_ops)
