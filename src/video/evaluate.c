@@ -221,8 +221,8 @@ static void fs_video_detect_slot(facesim_context *ctx, fs_video_slot *slot, cons
         snprintf(slot->message, sizeof slot->message, "%s: frame %lld: face detection failed: %s",
                  path, (long long)slot->frame.index, facesim_errmsg(ctx));
     } else if (count > 0) {
-        /* facesim_detect sorts by score; only the largest of the first
-         * FS_VIDEO_FACE_CAPACITY is considered, as a frame rarely has more faces. */
+        /* NOTE: unlike the serial path, which grows its buffer, this path picks the
+         * largest of the FS_VIDEO_FACE_CAPACITY highest-scoring faces only. */
         int stored = count < FS_VIDEO_FACE_CAPACITY ? count : FS_VIDEO_FACE_CAPACITY;
         slot->face_count = count;
         slot->face = faces[fs_video_largest_face(faces, stored)];
